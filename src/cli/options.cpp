@@ -1,0 +1,85 @@
+#include "cli/options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace bm {
+
+namespace {
+
+void add_run_options(CLI::App& command, RunOptions& options) {
+  auto* jobs = command.add_option("-j,--jobs", options.jobs, "Run N tasks at once, each pinned to its own core")
+                   ->check(CLI::Range(1, 4096));
+  command.add_flag("--parallel", options.parallel, "One slot per usable physical core (core 0 stays free)")
+      ->excludes(jobs);
+  command.add_option("--cores", options.cores, "CPUs to use, e.g. 1-7 or 2,4,6 (default: one per physical core)");
+  command.add_option("--gpus", options.gpus, "GPU indices to hand out, e.g. 0,1");
+  command.add_option("--per-gpu", options.per_gpu, "Tasks sharing one GPU at once")->check(CLI::Range(1, 64));
+  command.add_option("-o,--out", options.out, "Results folder (default: results/<name>)");
+  command.add_option("--filter", options.filter, "Only tasks matching axis=GLOB[,axis!=GLOB...]");
+  command.add_flag("--force", options.force, "Run tasks again even when their result exists");
+  command.add_option("--retries", options.retries, "Attempts after a failure (replaces task.retries)")
+      ->check(CLI::Range(0, 100));
+  command.add_option("--timeout", options.timeout, "Time limit per process, e.g. 30s (replaces task.timeout)");
+  command.add_option("--executor", options.executor, "local (slurm comes later)");
+  command.add_flag("-n,--dry-run", options.dry_run, "Show what would run; start and write nothing");
+  command.add_flag("--oversubscribe", options.oversubscribe,
+                   "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
+  command.add_flag("--use-core0", options.use_core0, "Do not keep core 0 free for the system");
+  command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+}
+
+} // namespace
+
+std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
+  CLI::App app{"benchmatrix: run matrices of benchmark variants as isolated, pinned processes; keep every "
+               "result; resume where it stopped."};
+  app.set_version_flag("--version", std::string("benchmatrix ") + BENCHMATRIX_VERSION);
+  app.require_subcommand(1);
+
+  auto* run = app.add_subcommand("run", "Run the tasks of a config that are not done yet");
+  run->add_option("config", out.config, "Config file (YAML or JSON)")->required();
+  add_run_options(*run, out.run);
+
+  auto* list = app.add_subcommand("list", "Show the expanded tasks and their state (done, pending, stale, failed)");
+  list->add_option("config", out.list.config, "Config file (YAML or JSON)")->required();
+  list->add_option("-o,--out", out.list.out, "Results folder (default: results/<name>)");
+  list->add_option("--filter", out.list.filter, "Only tasks matching axis=GLOB[,axis!=GLOB...]");
+  list->add_flag("--json", out.list.json, "One JSON object per task");
+
+  auto* topology = app.add_subcommand("topology", "Show the cores found and which a run would use");
+  auto* topology_jobs = topology->add_option("-j,--jobs", out.topology.jobs, "As for run")->check(CLI::Range(1, 4096));
+  topology->add_flag("--parallel", out.topology.parallel, "As for run")->excludes(topology_jobs);
+  topology->add_option("--cores", out.topology.cores, "As for run");
+  topology->add_flag("--use-core0", out.topology.use_core0, "As for run");
+
+  auto* exec = app.add_subcommand("exec", "Run a one-line matrix: benchmatrix exec -p n=1,2 -- ./bench --n {n}");
+  exec->add_option("-p,--parameter", out.exec.parameters, "An axis: NAME=V1,V2,... (repeatable)");
+  exec->add_option("-r,--runs", out.exec.runs, "Measured runs per task")->check(CLI::Range(1, 1000000));
+  exec->add_option("-w,--warmup", out.exec.warmup, "Warm-up runs per task")->check(CLI::Range(0, 1000000));
+  exec->add_flag("--shell", out.exec.shell, "Run COMMAND with /bin/sh -c (values are quoted)");
+  exec->add_option("--name", out.exec.name, "Name of the run (default: exec-<hash of the command>)");
+  add_run_options(*exec, out.run);
+  exec->add_option("command", out.exec.command, "The command, after --")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    // CLI11 exits 0 for --help and --version; every real usage error is our exit code 2.
+    return code == 0 ? 0 : 2;
+  }
+  if (run->parsed()) {
+    out.command = CommandLine::Command::Run;
+  } else if (list->parsed()) {
+    out.command = CommandLine::Command::List;
+    out.config = out.list.config;
+  } else if (topology->parsed()) {
+    out.command = CommandLine::Command::Topology;
+  } else if (exec->parsed()) {
+    out.command = CommandLine::Command::Exec;
+  }
+  return std::nullopt;
+}
+
+} // namespace bm

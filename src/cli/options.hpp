@@ -1,0 +1,66 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bm {
+
+// Options shared by `run` and `exec`, as given on the command line (validated by the command).
+struct RunOptions {
+  std::optional<int> jobs;
+  bool parallel = false;
+  std::optional<std::string> cores;
+  std::optional<std::string> gpus;
+  std::optional<int> per_gpu;
+  std::optional<std::string> out;
+  std::string filter;
+  bool force = false;
+  std::optional<int> retries;
+  std::optional<std::string> timeout;
+  std::string executor;
+  bool dry_run = false;
+  bool oversubscribe = false;
+  bool use_core0 = false;
+  bool verbose = false;
+};
+
+struct ListOptions {
+  std::string config;
+  std::optional<std::string> out;
+  std::string filter;
+  bool json = false;
+};
+
+struct TopologyOptions {
+  std::optional<int> jobs;
+  bool parallel = false;
+  std::optional<std::string> cores;
+  bool use_core0 = false;
+};
+
+struct ExecOptions {
+  std::vector<std::string> parameters;  // "NAME=V1,V2"
+  int runs = 10;
+  int warmup = 0;
+  bool shell = false;
+  std::string name;
+  std::vector<std::string> command;
+};
+
+// The parsed command line: which command, and its options.
+struct CommandLine {
+  enum class Command { None, Run, List, Topology, Exec };
+  Command command = Command::None;
+  std::string config;
+  RunOptions run;
+  ListOptions list;
+  TopologyOptions topology;
+  ExecOptions exec;
+};
+
+// Parses argv with CLI11. Returns the exit code to end with when parsing alone decides it
+// (help, version, usage error: printed here), or nullopt to go on.
+std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out);
+
+} // namespace bm

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collect/metrics.hpp"
+
+namespace bm {
+
+enum class Phase { Setup, Warmup, Run, Teardown };
+std::string_view to_string(Phase phase);
+
+// One process of a task's lifecycle, as measured.
+struct RunRecord {
+  Phase phase = Phase::Run;
+  int index = 0;                  // 1-based within its phase
+  double started_unix = 0;        // wall-clock start, seconds since the epoch
+  double wall_seconds = 0;
+  double user_seconds = 0;
+  double system_seconds = 0;
+  long max_rss_kib = 0;
+  int exit_code = -1;
+  int term_signal = 0;
+  bool timed_out = false;
+  bool interrupted = false;
+  std::string start_error;
+  std::string outcome;            // "succeeded", "exit code 3", "killed by SIGSEGV", ...
+  std::vector<std::pair<std::string, double>> metrics;  // what the task reported for this run
+};
+
+enum class TaskStatus { Succeeded, Failed, Interrupted };
+std::string_view to_string(TaskStatus status);
+
+// Everything known about one finished attempt of a task: what the store writes.
+struct TaskOutcome {
+  std::size_t task = 0;           // index in the plan
+  TaskStatus status = TaskStatus::Succeeded;
+  std::string reason;             // for failures: "run 3 of 10: exit code 1"
+  int attempt = 1;                // 1 + retries used
+  std::string slot;
+  std::vector<int> cpus;
+  std::vector<int> gpus;
+  std::string started;            // ISO 8601 UTC
+  std::string finished;
+  double wall_seconds = 0;        // of the whole attempt, setup to teardown
+  std::vector<RunRecord> runs;    // every process, in order
+  std::map<std::string, MetricInfo> metric_info;  // for the task's own metrics
+  std::vector<std::string> warnings;
+};
+
+} // namespace bm

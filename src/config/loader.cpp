@@ -1,0 +1,625 @@
+#include "config/loader.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "config/discover.hpp"
+#include "util/duration.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace bm {
+
+namespace {
+
+constexpr int k_max_count = 1'000'000;
+constexpr size_t k_max_depth = 64;
+
+const std::set<std::string> k_reserved_names = {"slot", "cores", "gpus", "result_dir", "task_id", "run", "name"};
+
+std::string describe_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+  case YAML::NodeType::Null:
+    return "nothing (null)";
+  case YAML::NodeType::Scalar:
+    return "'" + printable(node.Scalar(), 60) + "'";
+  case YAML::NodeType::Sequence:
+    return "a list";
+  case YAML::NodeType::Map:
+    return "a mapping";
+  default:
+    return "nothing";
+  }
+}
+
+bool is_identifier(const std::string& name, bool allow_dash) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (allow_dash && c == '-'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Levenshtein distance, for "did you mean" hints on unknown keys.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Reads one config document. Each method takes the node and a short description of what it is
+// ("task.timeout") so that every error says where, what was expected and what was found.
+class Reader {
+public:
+  explicit Reader(std::string file) : m_file(std::move(file)) {}
+
+  SourceLocation where(const YAML::Node& node) const {
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null()) {
+      return {m_file, 0, 0};
+    }
+    return {m_file, mark.line + 1, mark.column + 1};
+  }
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
+    throw UserError(where(node), message);
+  }
+
+  [[noreturn]] void expected(const YAML::Node& node, const std::string& what, const std::string& expectation) const {
+    fail(node, fmt::format("{}: expected {}, found {}", what, expectation, describe_kind(node)));
+  }
+
+  // Returns the map's entries in file order, refusing duplicate and unknown keys.
+  std::vector<std::pair<YAML::Node, YAML::Node>> entries(const YAML::Node& node, const std::string& what,
+                                                        const std::vector<std::string>& allowed) const {
+    if (!node.IsMap()) {
+      expected(node, what, "a mapping");
+    }
+    std::vector<std::pair<YAML::Node, YAML::Node>> result;
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) {
+        expected(key, what + " key", "a plain name");
+      }
+      const std::string& name = key.Scalar();
+      if (!seen.insert(name).second) {
+        fail(key, fmt::format("{}: '{}' appears twice", what, name));
+      }
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        std::string hint;
+        for (const auto& candidate : allowed) {
+          if (edit_distance(name, candidate) <= 2) {
+            hint = fmt::format(" (did you mean '{}'?)", candidate);
+            break;
+          }
+        }
+        fail(key, fmt::format("{}: unknown key '{}'{}; known keys: {}", what, printable(name, 60), hint,
+                              join(allowed, ", ")));
+      }
+      result.emplace_back(key, it->second);
+    }
+    return result;
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsScalar()) {
+      expected(node, what, "a single value");
+    }
+    return node.Scalar();
+  }
+
+  std::string name(const YAML::Node& node, const std::string& what) const {
+    std::string text = scalar(node, what);
+    if (text.empty()) {
+      expected(node, what, "a non-empty name");
+    }
+    return text;
+  }
+
+  long long integer(const YAML::Node& node, const std::string& what, long long min, long long max) const {
+    std::string expectation = fmt::format("a whole number from {} to {}", min, max);
+    if (!node.IsScalar()) {
+      expected(node, what, expectation);
+    }
+    const std::string& text = node.Scalar();
+    long long value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+      expected(node, what, expectation);
+    }
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& what) const {
+    std::string text = scalar(node, what);
+    if (text == "true" || text == "yes" || text == "on") {
+      return true;
+    }
+    if (text == "false" || text == "no" || text == "off") {
+      return false;
+    }
+    expected(node, what, "true or false");
+  }
+
+  std::chrono::nanoseconds duration(const YAML::Node& node, const std::string& what) const {
+    std::string text = scalar(node, what);
+    auto parsed = parse_duration(text);
+    if (!parsed || parsed->count() == 0) {
+      expected(node, what, "a positive duration such as 30s, 500ms, 2m or 1h");
+    }
+    return *parsed;
+  }
+
+  CommandTemplate command(const YAML::Node& node, const std::string& what, bool shell) const {
+    CommandTemplate result;
+    result.shell = shell;
+    if (node.IsScalar()) {
+      if (!shell) {
+        fail(node, fmt::format("{} is a string: write it as a list of words ([\"prog\", \"--flag\", \"{{axis}}\"]), "
+                               "or set `shell: true` to run it with /bin/sh",
+                               what));
+      }
+      if (node.Scalar().empty()) {
+        expected(node, what, "a non-empty command");
+      }
+      result.words.push_back(node.Scalar());
+      result.locations.push_back(where(node));
+      return result;
+    }
+    if (!node.IsSequence() || node.size() == 0) {
+      expected(node, what, shell ? "a shell command string" : "a non-empty list of words");
+    }
+    for (const auto& word : node) {
+      result.words.push_back(scalar(word, what + " word"));
+      result.locations.push_back(where(word));
+    }
+    if (result.words[0].empty()) {
+      expected(node[0], what + "[0]", "a program name");
+    }
+    if (shell) {
+      // A list with shell: true is one script: its words joined by spaces, as the user wrote them.
+      CommandTemplate joined;
+      joined.shell = true;
+      joined.words.push_back(join(result.words, " "));
+      joined.locations.push_back(result.locations.front());
+      return joined;
+    }
+    return result;
+  }
+
+  EnvList env(const YAML::Node& node, const std::string& what) const {
+    EnvList result;
+    for (const auto& [key, value] : entries(node, what, {})) {
+      const std::string& name = key.Scalar();
+      if (!is_identifier(name, false)) {
+        fail(key, fmt::format("{}: '{}' is not a valid environment variable name", what, printable(name, 60)));
+      }
+      if (name.rfind("BENCHMATRIX_", 0) == 0) {
+        fail(key, fmt::format("{}: '{}' is set by benchmatrix itself (task protocol) and cannot be overridden",
+                              what, name));
+      }
+      result.emplace_back(name, scalar(value, what + "." + name));
+    }
+    return result;
+  }
+
+  // repeat: {warmup, runs}
+  void repeat(const YAML::Node& node, const std::string& what, TaskSettings& settings) const {
+    for (const auto& [key, value] : entries(node, what, {"warmup", "runs"})) {
+      const std::string& name = key.Scalar();
+      if (name == "warmup") {
+        settings.warmup = static_cast<int>(integer(value, what + ".warmup", 0, k_max_count));
+      } else {
+        settings.runs = static_cast<int>(integer(value, what + ".runs", 1, k_max_count));
+      }
+    }
+  }
+
+  // task: {timeout, kill_grace, retries, cpus, gpus, priority}
+  void task(const YAML::Node& node, const std::string& what, TaskSettings& settings) const {
+    for (const auto& [key, value] :
+         entries(node, what, {"timeout", "kill_grace", "retries", "cpus", "gpus", "priority"})) {
+      const std::string& name = key.Scalar();
+      std::string field = what + "." + name;
+      if (name == "timeout") {
+        settings.timeout = duration(value, field);
+      } else if (name == "kill_grace") {
+        settings.kill_grace = duration(value, field);
+      } else if (name == "retries") {
+        settings.retries = static_cast<int>(integer(value, field, 0, 100));
+      } else if (name == "cpus") {
+        settings.cpus = static_cast<int>(integer(value, field, 1, 4096));
+      } else if (name == "gpus") {
+        settings.gpus = static_cast<int>(integer(value, field, 0, 64));
+      } else {
+        auto priority = parse_priority(scalar(value, field));
+        if (!priority) {
+          expected(value, field, "high, normal or low");
+        }
+        settings.priority = priority;
+      }
+    }
+  }
+
+  void fields(const YAML::Node& node, const std::string& prefix, AxisValue& value, size_t depth) const {
+    if (depth > k_max_depth) {
+      fail(node, "nesting is deeper than 64 levels");
+    }
+    if (node.IsScalar()) {
+      value.fields[prefix] = node.Scalar();
+    } else if (node.IsMap()) {
+      for (const auto& [key, child] : entries(node, prefix, {})) {
+        fields(child, prefix + "." + key.Scalar(), value, depth + 1);
+      }
+    } else if (node.IsSequence()) {
+      // A list field is available whole, as JSON text, for commands that take one argument.
+      value.fields[prefix] = to_json(node, depth).dump();
+    } else {
+      expected(node, prefix, "a value");
+    }
+  }
+
+  nlohmann::json to_json(const YAML::Node& node, size_t depth) const {
+    if (depth > k_max_depth) {
+      fail(node, "nesting is deeper than 64 levels");
+    }
+    if (node.IsScalar()) {
+      return node.Scalar();
+    }
+    if (node.IsSequence()) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& item : node) {
+        list.push_back(to_json(item, depth + 1));
+      }
+      return list;
+    }
+    if (node.IsMap()) {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& [key, child] : entries(node, "value", {})) {
+        object[key.Scalar()] = to_json(child, depth + 1);
+      }
+      return object;
+    }
+    return nullptr;
+  }
+
+  AxisValue axis_value(const YAML::Node& node, const std::string& axis, size_t depth) const {
+    AxisValue value;
+    value.location = where(node);
+    std::string what = fmt::format("matrix.{} value", axis);
+    if (node.IsScalar()) {
+      value.name = name(node, what);
+      return value;
+    }
+    if (!node.IsMap()) {
+      expected(node, what, "a name or a mapping with a `name`");
+    }
+    if (!node["name"]) {
+      fail(node, fmt::format("{}: a mapping value needs a `name` (used in result paths and placeholders)", what));
+    }
+    for (const auto& [key, child] : entries(node, what, {})) {
+      const std::string& field = key.Scalar();
+      if (field == "name") {
+        value.name = name(child, what + ".name");
+      } else if (field == "matrix") {
+        value.sub_axes = axes(child, depth + 1);
+      } else if (field == "repeat") {
+        repeat(child, what + ".repeat", value.overrides);
+      } else if (field == "task") {
+        task(child, what + ".task", value.overrides);
+      } else if (field == "env") {
+        value.overrides.env = env(child, what + ".env");
+      } else {
+        if (!is_identifier(field, true)) {
+          fail(key, fmt::format("{}: field name '{}' must be letters, digits, '_' or '-'", what, printable(field, 60)));
+        }
+        fields(child, field, value, depth + 1);
+      }
+    }
+    return value;
+  }
+
+  std::vector<Axis> axes(const YAML::Node& node, size_t depth) const {
+    if (depth > k_max_depth) {
+      fail(node, "matrix nesting is deeper than 64 levels");
+    }
+    std::vector<Axis> result;
+    for (const auto& [key, values] : entries(node, "matrix", {})) {
+      Axis axis;
+      axis.name = key.Scalar();
+      axis.location = where(key);
+      if (!is_identifier(axis.name, false)) {
+        fail(key, fmt::format("matrix: axis name '{}' must start with a letter or '_' and contain only letters, "
+                              "digits and '_'",
+                              printable(axis.name, 60)));
+      }
+      if (k_reserved_names.count(axis.name) != 0) {
+        fail(key, fmt::format("matrix: '{}' is a built-in placeholder and cannot name an axis", axis.name));
+      }
+      std::string what = "matrix." + axis.name;
+      if (values.IsMap()) {
+        auto discovery = entries(values, what, {"discover"});
+        if (discovery.empty()) {
+          expected(values, what, "a list of values or {discover: COMMAND}");
+        }
+        CommandTemplate command = this->command(discovery[0].second, what + ".discover", false);
+        axis.values = discover_values(command.words, where(discovery[0].second));
+      } else if (values.IsSequence()) {
+        for (const auto& item : values) {
+          axis.values.push_back(axis_value(item, axis.name, depth));
+        }
+      } else {
+        expected(values, what, "a list of values");
+      }
+      if (axis.values.empty()) {
+        fail(values, fmt::format("{}: the axis has no values (an empty axis would make an empty matrix)", what));
+      }
+      std::set<std::string> names;
+      for (const auto& value : axis.values) {
+        if (!names.insert(value.name).second) {
+          throw UserError(value.location, fmt::format("{}: the value '{}' appears twice", what, printable(value.name)));
+        }
+      }
+      result.push_back(std::move(axis));
+    }
+    if (result.empty()) {
+      fail(node, "matrix: expected at least one axis, found an empty mapping");
+    }
+    return result;
+  }
+
+  std::vector<Combination> combinations(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsSequence()) {
+      expected(node, what, "a list of {axis: value} mappings");
+    }
+    std::vector<Combination> result;
+    for (const auto& item : node) {
+      Combination combination;
+      combination.location = where(item);
+      for (const auto& [key, value] : entries(item, what + " entry", {})) {
+        combination.values.emplace_back(key.Scalar(), scalar(value, what + "." + key.Scalar()));
+      }
+      if (combination.values.empty()) {
+        fail(item, what + ": an entry must name at least one axis");
+      }
+      result.push_back(std::move(combination));
+    }
+    return result;
+  }
+
+  std::vector<int> cpu_ids(const YAML::Node& node, const std::string& what) const {
+    std::vector<int> ids;
+    if (node.IsSequence()) {
+      for (const auto& item : node) {
+        ids.push_back(static_cast<int>(integer(item, what, 0, 4095)));
+      }
+    } else {
+      expected(node, what, "a list of CPU ids or `auto`");
+    }
+    if (ids.empty()) {
+      expected(node, what, "at least one CPU id");
+    }
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+      fail(node, what + ": a CPU id is listed twice");
+    }
+    return ids;
+  }
+
+  void resources(const YAML::Node& node, ResourceSettings& settings) const {
+    for (const auto& [key, value] :
+         entries(node, "resources", {"cores", "reserve_core0", "jobs", "gpus", "per_gpu"})) {
+      const std::string& name = key.Scalar();
+      std::string what = "resources." + name;
+      if (name == "cores") {
+        if (value.IsScalar() && value.Scalar() == "auto") {
+          settings.cores.reset();
+        } else {
+          settings.cores = cpu_ids(value, what);
+        }
+      } else if (name == "reserve_core0") {
+        settings.reserve_core0 = boolean(value, what);
+      } else if (name == "jobs") {
+        settings.jobs = static_cast<int>(integer(value, what, 1, 4096));
+      } else if (name == "gpus") {
+        if (!value.IsSequence()) {
+          expected(value, what, "a list of GPU indices");
+        }
+        for (const auto& item : value) {
+          settings.gpus.push_back(static_cast<int>(integer(item, what, 0, 255)));
+        }
+      } else {
+        settings.per_gpu = static_cast<int>(integer(value, what, 1, 64));
+      }
+    }
+  }
+
+  std::vector<std::string> parallel(const YAML::Node& node) const {
+    std::vector<std::string> names;
+    if (node.IsScalar()) {
+      auto count = integer(node, "parallel", 1, 4096);
+      for (long long i = 0; i < count; ++i) {
+        names.push_back(std::to_string(i));
+      }
+      return names;
+    }
+    if (!node.IsSequence() || node.size() == 0) {
+      expected(node, "parallel", "a number of slots or a non-empty list of slot names");
+    }
+    std::set<std::string> seen;
+    for (const auto& item : node) {
+      std::string slot = name(item, "parallel");
+      if (!seen.insert(slot).second) {
+        fail(item, fmt::format("parallel: the slot name '{}' appears twice", printable(slot)));
+      }
+      names.push_back(slot);
+    }
+    return names;
+  }
+
+  Config config(const YAML::Node& root) const {
+    if (!root.IsMap()) {
+      expected(root, "the config", "a mapping of settings (name:, command:, matrix:, ...)");
+    }
+    Config config;
+    config.file = m_file;
+    auto top = entries(root, "config",
+                       {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
+                        "include", "exclude", "repeat", "task", "resources", "parallel", "env", "executor",
+                        "report", "analysis"});
+    bool shell = false;
+    if (root["shell"]) {
+      shell = boolean(root["shell"], "shell");
+    }
+    for (const auto& [key, value] : top) {
+      const std::string& field = key.Scalar();
+      if (field == "name") {
+        config.name = name(value, "name");
+      } else if (field == "description" || field == "shell") {
+        scalar(value, field);
+      } else if (field == "command") {
+        config.command = command(value, "command", shell);
+      } else if (field == "setup") {
+        config.setup = command(value, "setup", shell);
+      } else if (field == "teardown") {
+        config.teardown = command(value, "teardown", shell);
+      } else if (field == "workdir") {
+        config.workdir = name(value, "workdir");
+      } else if (field == "matrix") {
+        config.axes = axes(value, 0);
+      } else if (field == "include") {
+        config.include = combinations(value, "include");
+      } else if (field == "exclude") {
+        config.exclude = combinations(value, "exclude");
+      } else if (field == "repeat") {
+        repeat(value, "repeat", config.defaults);
+      } else if (field == "task") {
+        task(value, "task", config.defaults);
+      } else if (field == "resources") {
+        resources(value, config.resources);
+      } else if (field == "parallel") {
+        config.parallel_names = parallel(value);
+      } else if (field == "env") {
+        config.defaults.env = env(value, "env");
+      } else if (field == "executor") {
+        config.executor = scalar(value, "executor");
+        if (config.executor == "slurm") {
+          fail(value, "executor: slurm is not available in this version of benchmatrix yet; use `local`");
+        }
+        if (config.executor != "local") {
+          expected(value, "executor", "local or slurm");
+        }
+      } else if (field == "report") {
+        if (!value.IsSequence()) {
+          expected(value, "report", "a list of formats (json, csv, markdown, html)");
+        }
+        for (const auto& item : value) {
+          std::string format = scalar(item, "report");
+          if (format != "json" && format != "csv" && format != "markdown" && format != "html") {
+            expected(item, "report", "json, csv, markdown or html");
+          }
+          config.reports.push_back(format);
+        }
+      } else if (field == "analysis") {
+        config.analysis_json = to_json(value, 0).dump();
+      }
+    }
+    if (!root["name"]) {
+      fail(root, "config: `name` is missing (it names the run and the default output folder results/<name>)");
+    }
+    if (!root["command"]) {
+      fail(root, "config: `command` is missing (the argv of each task, e.g. [\"./bench\", \"--n\", \"{n}\"])");
+    }
+    if (config.name.find_first_of(std::string("/\\\0", 3)) != std::string::npos || config.name == "." ||
+        config.name == "..") {
+      fail(root["name"], "name: must not contain '/' or '\\' (it names a folder)");
+    }
+    return config;
+  }
+
+private:
+  std::string m_file;
+};
+
+SourceLocation utf8_error_location(const std::string& text, const std::string& file) {
+  int line = 1;
+  int column = 1;
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (length == 0 || !is_valid_utf8(std::string_view(text).substr(i, length))) {
+      break;
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += length;
+  }
+  return {file, line, column};
+}
+
+} // namespace
+
+Config parse_config(const std::string& text, const std::string& file) {
+  if (!is_valid_utf8(text)) {
+    throw UserError(utf8_error_location(text, file), "the config is not valid UTF-8 text");
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1},
+                    "not valid YAML (or JSON): " + error.msg);
+  }
+  if (root.IsNull()) {
+    throw UserError(SourceLocation{file, 1, 1}, "the config is empty; it needs at least `name:` and `command:`");
+  }
+  try {
+    Config config = Reader(file).config(root);
+    config.text_hash = Hasher().add(text).hex();
+    return config;
+  } catch (const YAML::Exception& error) {
+    throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1}, error.msg);
+  }
+}
+
+Config load_config(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const SystemError& error) {
+    throw UserError(SourceLocation{path, 0, 0}, std::string("cannot read the config: ") + std::strerror(error.error_number()));
+  }
+  Config config = parse_config(text, path);
+  std::error_code ignored;
+  config.directory = std::filesystem::absolute(std::filesystem::path(path).parent_path(), ignored).string();
+  return config;
+}
+
+} // namespace bm

@@ -1,0 +1,152 @@
+#include "config/loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/discover.hpp"
+
+namespace bm {
+namespace {
+
+// Expects parse_config to fail with a message containing `where` (file:line:column) and `what`.
+void expect_error(const std::string& yaml, const std::string& where, const std::string& what) {
+  try {
+    parse_config(yaml, "c.yaml");
+    ADD_FAILURE() << "no error for:\n" << yaml;
+  } catch (const UserError& error) {
+    std::string message = error.what();
+    EXPECT_NE(message.find(where), std::string::npos) << "message: " << message << "\nexpected: " << where;
+    EXPECT_NE(message.find(what), std::string::npos) << "message: " << message << "\nexpected: " << what;
+  }
+}
+
+TEST(Loader, ReadsAFullConfig) {
+  Config config = parse_config(R"(
+name: sorting
+command: ["./sortbench", "--algo", "{algo}"]
+setup: [make, bench]
+teardown: [make, clean]
+workdir: build
+matrix:
+  algo: [std_sort, {name: radix, bits: 8, repeat: {runs: 3}, env: {X: "1"}}]
+exclude: [{algo: std_sort}]
+include: [{algo: heap}]
+repeat: {warmup: 2, runs: 7}
+task: {timeout: 90s, retries: 1, cpus: 2, gpus: 0, priority: high, kill_grace: 1s}
+resources: {cores: [1, 2], reserve_core0: false, jobs: 1, gpus: [0], per_gpu: 2}
+env: {OMP_NUM_THREADS: 1}
+report: [json, csv]
+analysis: {baseline: {algo: std_sort}}
+)",
+                               "c.yaml");
+  EXPECT_EQ(config.name, "sorting");
+  EXPECT_EQ(config.command.words.size(), 3u);
+  EXPECT_EQ(config.command.locations[2].line, 3);
+  EXPECT_EQ(config.setup.words, (std::vector<std::string>{"make", "bench"}));
+  ASSERT_EQ(config.axes.size(), 1u);
+  EXPECT_EQ(config.axes[0].values[1].name, "radix");
+  EXPECT_EQ(config.axes[0].values[1].fields.at("bits"), "8");
+  EXPECT_EQ(config.axes[0].values[1].overrides.runs, 3);
+  EXPECT_EQ(config.defaults.warmup, 2);
+  EXPECT_EQ(config.defaults.runs, 7);
+  EXPECT_EQ(config.defaults.cpus, 2);
+  EXPECT_EQ(config.defaults.priority, Priority::High);
+  EXPECT_EQ(config.defaults.env, (EnvList{{"OMP_NUM_THREADS", "1"}}));
+  EXPECT_EQ(*config.resources.cores, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(config.resources.reserve_core0);
+  EXPECT_EQ(config.resources.per_gpu, 2);
+  EXPECT_EQ(config.exclude.size(), 1u);
+  EXPECT_EQ(config.include.size(), 1u);
+  EXPECT_NE(config.analysis_json.find("baseline"), std::string::npos);
+}
+
+TEST(Loader, AcceptsJson) {
+  Config config = parse_config(R"({"name": "j", "command": ["x", "{a}"], "matrix": {"a": [1, 2]}})", "c.json");
+  EXPECT_EQ(config.axes[0].values.size(), 2u);
+}
+
+TEST(Loader, ParallelSlotsByNumberOrNames) {
+  EXPECT_EQ(parse_config("name: p\ncommand: [x]\nparallel: 3\n", "c").parallel_names,
+            (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(parse_config("name: p\ncommand: [x]\nparallel: [gpu0, gpu1]\n", "c").parallel_names,
+            (std::vector<std::string>{"gpu0", "gpu1"}));
+}
+
+TEST(Loader, ErrorsSayWhereWhatWasExpectedAndWhatWasFound) {
+  expect_error("name: t\ncommand: [x]\ncomand: [y]\n", "c.yaml:3:1", "unknown key 'comand' (did you mean 'command'?)");
+  expect_error("name: t\ncommand: [x]\nrepeat: {runs: many}\n", "c.yaml:3:16", "expected a whole number");
+  expect_error("name: t\ncommand: [x]\nrepeat: {runs: 0}\n", "c.yaml:3:16", "found '0'");
+  expect_error("name: t\ncommand: [x]\ntask: {timeout: soon}\n", "c.yaml:3:17", "positive duration");
+  expect_error("name: t\ncommand: [x]\ntask: {priority: urgent}\n", "c.yaml:3:18", "high, normal or low");
+  expect_error("name: t\ncommand: [x]\nmatrix: {a: []}\n", "c.yaml:3:13", "no values");
+  expect_error("name: t\ncommand: [x]\nmatrix: {}\n", "c.yaml:3:9", "at least one axis");
+  expect_error("name: t\ncommand: [x]\nmatrix:\n  a: [1]\n  a: [2]\n", "c.yaml:5:3", "'a' appears twice");
+  expect_error("name: t\ncommand: [x]\nmatrix: {a: [1, 1]}\n", "c.yaml:3:17", "'1' appears twice");
+  expect_error("name: t\ncommand: [x]\nmatrix: {slot: [1]}\n", "c.yaml:3:10", "built-in placeholder");
+  expect_error("name: t\ncommand: [x]\nmatrix: {a: [{bin: x}]}\n", "c.yaml:3:14", "needs a `name`");
+  expect_error("name: t\ncommand: x --y\n", "c.yaml:2:10", "set `shell: true`");
+  expect_error("name: t\ncommand: []\n", "c.yaml:2:10", "non-empty list");
+  expect_error("command: [x]\n", "c.yaml:1:1", "`name` is missing");
+  expect_error("name: t\n", "c.yaml:1:1", "`command` is missing");
+  expect_error("name: t\ncommand: [x]\nenv: {1BAD: x}\n", "c.yaml:3:7", "not a valid environment variable name");
+  expect_error("name: t\ncommand: [x]\nenv: {BENCHMATRIX_SLOT: x}\n", "c.yaml:3:7", "set by benchmatrix");
+  expect_error("name: t\ncommand: [x]\nexecutor: slurm\n", "c.yaml:3:11", "not available");
+  expect_error("name: t\ncommand: [x]\nreport: [pdf]\n", "c.yaml:3:10", "json, csv, markdown or html");
+  expect_error("name: t\ncommand: [x]\nresources: {cores: [1, 1]}\n", "c.yaml:3:20", "listed twice");
+  expect_error("name: t\ncommand: [x]\nparallel: [a, a]\n", "c.yaml:3:15", "appears twice");
+  expect_error("name: ../x\ncommand: [x]\n", "c.yaml:1:7", "must not contain '/'");
+}
+
+TEST(Loader, SyntaxErrorsAndEncodingAreReportedWithLocation) {
+  expect_error("name: t\ncommand: [x\n", "c.yaml:", "not valid YAML");
+  expect_error("", "c.yaml:1:1", "empty");
+  expect_error("name: t\ncommand: [x, \"\xff\"]\n", "c.yaml:2:15", "not valid UTF-8");
+  expect_error("- a\n- b\n", "c.yaml:1:1", "expected a mapping");
+}
+
+TEST(Loader, DeepNestingIsRefusedNotCrashed) {
+  std::string deep = "name: t\ncommand: [x]\nanalysis: ";
+  for (int i = 0; i < 200; ++i) {
+    deep += "[";
+  }
+  for (int i = 0; i < 200; ++i) {
+    deep += "]";
+  }
+  deep += "\n";
+  EXPECT_THROW(parse_config(deep, "c.yaml"), UserError);
+}
+
+TEST(Loader, UnreadableFileIsAUserError) {
+  try {
+    load_config("/nonexistent/benchmatrix.yaml");
+    FAIL();
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("cannot read the config"), std::string::npos);
+  }
+}
+
+TEST(Discover, ValuesFromJsonOrLines) {
+  SourceLocation where{"c.yaml", 4, 3};
+  auto json = parse_discovered("[\"a\", 2, {\"name\": \"c\", \"bin\": \"./c\"}]\n", where);
+  ASSERT_EQ(json.size(), 3u);
+  EXPECT_EQ(json[1].name, "2");
+  EXPECT_EQ(json[2].fields.at("bin"), "./c");
+  auto lines = parse_discovered("BM_Sort/8\n\n# comment\nBM_Sort/64\n", where);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].name, "BM_Sort/64");
+  EXPECT_THROW(parse_discovered("\n\n", where), UserError);
+  EXPECT_THROW(parse_discovered("[1, [2]]", where), UserError);
+  EXPECT_THROW(parse_discovered("[{\"x\": 1}]", where), UserError);
+}
+
+TEST(Discover, RunsTheCommandFromTheConfig) {
+  Config config = parse_config("name: t\ncommand: [x, '{b}']\nmatrix:\n  b: {discover: [printf, 'x\\ny\\n']}\n", "c");
+  ASSERT_EQ(config.axes[0].values.size(), 2u);
+  EXPECT_EQ(config.axes[0].values[1].name, "y");
+  expect_error("name: t\ncommand: [x]\nmatrix:\n  b: {discover: [false]}\n", "c.yaml:4:17", "failed (exit code 1)");
+  expect_error("name: t\ncommand: [x]\nmatrix:\n  b: {discover: [/nonexistent/lister]}\n", "c.yaml:4:17",
+               "cannot run the discovery command");
+  EXPECT_THROW(discover_values({"sleep", "5"}, SourceLocation{"c", 1, 1}, std::chrono::seconds(1)), UserError);
+}
+
+} // namespace
+} // namespace bm

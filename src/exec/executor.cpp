@@ -1,0 +1,43 @@
+#include "exec/executor.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace bm {
+namespace {
+
+// "SIGSEGV"; real-time and unknown signals have no abbreviation, so their description instead.
+std::string signal_name(int signal) {
+  if (const char* abbreviation = sigabbrev_np(signal)) {
+    return fmt::format("SIG{}", abbreviation);
+  }
+  if (const char* description = sigdescr_np(signal)) {
+    return description;
+  }
+  return "unknown signal";
+}
+
+} // namespace
+
+std::string ProcessResult::describe() const {
+  if (!start_error.empty()) {
+    return "could not start: " + start_error;
+  }
+  if (interrupted) {
+    return "interrupted";
+  }
+  if (timed_out) {
+    std::string how = term_signal > 0 ? "killed by " + signal_name(term_signal) : fmt::format("exit code {}", exit_code);
+    return fmt::format("timed out after {:.1f}s ({})", wall_seconds, how);
+  }
+  if (term_signal > 0) {
+    return fmt::format("killed by signal {} ({})", term_signal, signal_name(term_signal));
+  }
+  if (exit_code != 0) {
+    return fmt::format("exit code {}", exit_code);
+  }
+  return "succeeded";
+}
+
+} // namespace bm

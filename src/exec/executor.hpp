@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bm {
+
+using Clock = std::chrono::steady_clock;
+
+// One process to start: everything is already rendered; the executor only applies it.
+struct ProcessSpec {
+  std::uint64_t token = 0;           // chosen by the caller, returned in ProcessResult
+  std::vector<std::string> argv;     // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::string> env;      // the complete environment, "NAME=value" each
+  std::string working_directory;     // empty: the orchestrator's own
+  std::string stdout_path;           // appended to (created when missing); empty: /dev/null
+  std::string stderr_path;           // appended to (created when missing); empty: /dev/null
+  std::vector<int> cpus;             // pin to these logical CPUs before exec; empty: not pinned
+  std::optional<std::chrono::nanoseconds> timeout;  // wall-clock limit of this process
+  std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};  // TERM -> KILL delay on timeout/interrupt
+};
+
+// How one process ended. Exactly one of: spawn failed (start_error set), exited (exit_code), or
+// killed by a signal (term_signal). timed_out is recorded apart: a timed-out process also
+// carries the signal that ended it.
+struct ProcessResult {
+  std::uint64_t token = 0;
+  std::string start_error;           // e.g. "execve(./missing): No such file or directory"
+  int exit_code = -1;                // >= 0 when it exited
+  int term_signal = 0;               // > 0 when a signal ended it
+  bool timed_out = false;
+  bool interrupted = false;          // ended because the run was interrupted
+  Clock::time_point started{};
+  Clock::time_point ended{};
+  double wall_seconds = 0;           // ended - started
+  double user_seconds = 0;           // of this child alone (wait4), not its reaped descendants mixed in
+  double system_seconds = 0;
+  long max_rss_kib = 0;              // peak resident set size, KiB
+
+  bool succeeded() const { return start_error.empty() && exit_code == 0 && !timed_out && !interrupted; }
+  std::string describe() const;      // "exit code 3", "killed by SIGSEGV", "timed out after 2.0s", ...
+};
+
+// What ended the wait: a process, or an interrupt request from the user (SIGINT/SIGTERM/SIGHUP).
+struct ExecutorEvent {
+  enum class Kind { ProcessEnded, Interrupted };
+  Kind kind = Kind::ProcessEnded;
+  ProcessResult result;              // for ProcessEnded
+  int signal = 0;                    // for Interrupted
+};
+
+// Starts processes and reports their ends. Implementations: LocalExecutor (posix_spawn, pidfd,
+// epoll), a fake in tests, later a SLURM one. The caller (Runner) decides what to start; the
+// executor never decides anything and never prints.
+class Executor {
+public:
+  virtual ~Executor() = default;
+
+  // Starts the process. A spawn failure (missing binary, bad working directory) is not thrown:
+  // it comes back from wait() as a ProcessResult with start_error set.
+  virtual void start(const ProcessSpec& spec) = 0;
+
+  // Blocks until one started process ends or an interrupt arrives, and returns it. Timeouts are
+  // enforced inside. Must not be called with nothing running unless interrupts are watched.
+  virtual ExecutorEvent wait() = 0;
+
+  // Number of started processes whose end has not been returned by wait() yet.
+  virtual std::size_t running() const = 0;
+
+  // Ends every running process: `signal` to each process group, SIGKILL after its kill_grace.
+  // Their ends still come back through wait(), marked interrupted.
+  virtual void terminate_all(int signal) = 0;
+};
+
+} // namespace bm

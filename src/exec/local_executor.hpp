@@ -1,0 +1,75 @@
+#pragma once
+
+#include "exec/executor.hpp"
+#include "util/fs.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <signal.h>
+#include <sys/types.h>
+
+namespace bm {
+
+// How a LocalExecutor learns that a child exited.
+enum class ExitWatch {
+  Pidfd,    // one pidfd per child in the epoll set; becomes Sigchld where pidfd_open is missing
+  Sigchld,  // a signalfd for SIGCHLD, then waitid on each of our children: old kernels, and tests
+};
+
+// Runs processes on this machine. Each child gets its own process group, the original signal
+// mask, stdin from /dev/null and its output appended straight to files; exits and interrupts are
+// learned in one epoll_wait whose timeout is the nearest deadline, never by sleeping.
+//
+// Preconditions: the caller has blocked SIGINT, SIGTERM, SIGHUP and SIGCHLD (SignalBlocker)
+// before constructing it, passes the mask from before that for the children, and uses it from
+// one thread only (pinning changes the calling thread's affinity around each spawn).
+// Paths: stdout/stderr paths are relative to the orchestrator's directory; argv[0] with a '/'
+// and relative PATH entries are relative to the child's working directory, as exec sees them.
+class LocalExecutor final : public Executor {
+public:
+  explicit LocalExecutor(const sigset_t& child_signal_mask, ExitWatch exit_watch = ExitWatch::Pidfd);
+  // Kills every process group still running and reaps its leader.
+  ~LocalExecutor() override;
+  LocalExecutor(const LocalExecutor&) = delete;
+  LocalExecutor& operator=(const LocalExecutor&) = delete;
+
+  void start(const ProcessSpec& spec) override;
+  ExecutorEvent wait() override;
+  std::size_t running() const override { return m_unreturned; }
+  void terminate_all(int signal) override;
+
+  // The mechanism in use: Pidfd falls back to Sigchld where the kernel lacks pidfd_open.
+  ExitWatch exit_watch() const { return m_exit_watch; }
+
+private:
+  struct Child {
+    std::uint64_t token = 0;
+    pid_t pid = -1;  // also its process group id
+    UniqueFd pidfd;  // empty under ExitWatch::Sigchld
+    Clock::time_point started{};
+    std::optional<Clock::time_point> terminate_at;  // SIGTERM to the group then (timeout)
+    std::optional<Clock::time_point> kill_at;       // SIGKILL to the group then (grace ended)
+    std::chrono::nanoseconds kill_grace{};
+    bool timed_out = false;
+    bool interrupted = false;
+  };
+
+  void queue_start_failure(std::uint64_t token, std::string message);
+  void read_signals(Clock::time_point seen);
+  void finish_if_exited(pid_t pid, Clock::time_point seen);
+  void enforce_deadlines(Clock::time_point now);
+  int epoll_timeout_ms(Clock::time_point now) const;
+
+  sigset_t m_child_signal_mask;
+  ExitWatch m_exit_watch;
+  UniqueFd m_epoll;
+  UniqueFd m_signals;   // signalfd: interrupts, and SIGCHLD under ExitWatch::Sigchld
+  UniqueFd m_dev_null;  // stdin of every child, and its output when no path is given
+  std::map<pid_t, Child> m_children;
+  std::deque<ExecutorEvent> m_ready;  // seen but not yet returned; at most one per child and signal read
+  std::size_t m_unreturned = 0;       // started, end not yet returned by wait()
+};
+
+} // namespace bm

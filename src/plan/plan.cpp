@@ -1,0 +1,476 @@
+#include "plan/plan.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+#include "plan/sanitize.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace bm {
+
+namespace {
+
+// Stand-ins for runtime placeholders in the hashed form: they cannot occur in YAML text.
+std::string runtime_token(RuntimeField field) {
+  return std::string("\x01") + std::string(runtime_field_name(field)) + "\x01";
+}
+
+std::string runtime_value(const RuntimeContext* runtime, RuntimeField field) {
+  if (runtime == nullptr) {
+    return runtime_token(field);
+  }
+  switch (field) {
+  case RuntimeField::Slot:
+    return runtime->slot;
+  case RuntimeField::Cores:
+    return runtime->cores;
+  case RuntimeField::Gpus:
+    return runtime->gpus;
+  case RuntimeField::ResultDir:
+    return runtime->result_dir;
+  case RuntimeField::TaskId:
+    return runtime->task_id;
+  }
+  return {};
+}
+
+std::vector<Template> parse_words(const CommandTemplate& command) {
+  std::vector<Template> words;
+  for (size_t i = 0; i < command.words.size(); ++i) {
+    words.push_back(Template::parse(command.words[i], command.locations[i]));
+  }
+  return words;
+}
+
+} // namespace
+
+template <typename Visit>
+void Plan::visit_active(std::size_t task, Visit&& visit) const {
+  const std::uint32_t* row = cells(task);
+  auto walk = [&](auto& self, int axis) -> void {
+    std::uint32_t value = row[axis];
+    if (value == k_absent) {
+      return;
+    }
+    visit(axis, value);
+    for (int child : m_axes[static_cast<size_t>(axis)].children[value]) {
+      self(self, child);
+    }
+  };
+  for (int root : m_roots) {
+    walk(walk, root);
+  }
+}
+
+Plan Plan::build(const Config& config) {
+  Plan plan;
+  plan.m_config = std::make_shared<const Config>(config);
+  std::vector<std::string> ancestors;
+  plan.add_axes(plan.m_config->axes, plan.m_roots, ancestors);
+  plan.m_templates.command = parse_words(plan.m_config->command);
+  plan.m_templates.setup = parse_words(plan.m_config->setup);
+  plan.m_templates.teardown = parse_words(plan.m_config->teardown);
+  plan.check_placeholders();
+  plan.expand();
+  plan.apply_exclude();
+  plan.apply_include();
+  if (plan.size() == 0) {
+    throw UserError(SourceLocation{config.file, 0, 0}, "the matrix is empty: `exclude` removed every task");
+  }
+  plan.finish();
+  return plan;
+}
+
+void Plan::add_axes(const std::vector<Axis>& axes, std::vector<int>& ids, std::vector<std::string>& ancestors) {
+  for (const auto& axis : axes) {
+    if (std::find(ancestors.begin(), ancestors.end(), axis.name) != ancestors.end()) {
+      throw UserError(axis.location, fmt::format("matrix: the axis '{}' is defined twice on one path (an axis nested "
+                                                 "under a value cannot reuse the name of an enclosing axis)",
+                                                 axis.name));
+    }
+    for (int sibling : ids) {
+      if (m_axes[static_cast<size_t>(sibling)].name == axis.name) {
+        throw UserError(axis.location, fmt::format("matrix: the axis '{}' is defined twice", axis.name));
+      }
+    }
+    int id = static_cast<int>(m_axes.size());
+    ids.push_back(id);
+    m_axes.push_back(PlanAxis{axis.name, {}, {}, {}});
+    ancestors.push_back(axis.name);
+    for (const auto& value : axis.values) {
+      std::vector<int> children;
+      add_axes(value.sub_axes, children, ancestors);
+      PlanAxis& plan_axis = m_axes[static_cast<size_t>(id)];
+      plan_axis.values.push_back(&value);
+      plan_axis.children.push_back(std::move(children));
+    }
+    ancestors.pop_back();
+  }
+  // Sibling axes (under one value) must not clash with axes defined higher up either; the
+  // top-level list is checked against each nested list through `ancestors` above.
+}
+
+std::vector<int> Plan::axes_named(const std::string& name) const {
+  std::vector<int> ids;
+  for (size_t i = 0; i < m_axes.size(); ++i) {
+    if (m_axes[i].name == name) {
+      ids.push_back(static_cast<int>(i));
+    }
+  }
+  return ids;
+}
+
+std::vector<std::string> Plan::axis_names() const {
+  std::vector<std::string> names;
+  for (const auto& axis : m_axes) {
+    if (std::find(names.begin(), names.end(), axis.name) == names.end()) {
+      names.push_back(axis.name);
+    }
+  }
+  return names;
+}
+
+void Plan::check_placeholders() const {
+  auto check = [&](const Template& word) {
+    for (const auto& segment : word.segments()) {
+      if (segment.kind == Segment::Kind::Axis && axes_named(segment.text).empty()) {
+        std::vector<std::string> known = axis_names();
+        throw UserError(word.location(),
+                        fmt::format("unknown placeholder {{{}}}: no axis has that name (axes: {}; built-in: {{slot}}, "
+                                    "{{cores}}, {{gpus}}, {{result_dir}}, {{task_id}}, %%PARALLEL%%)",
+                                    segment.text + (segment.field.empty() ? "" : "." + segment.field),
+                                    known.empty() ? "none" : join(known, ", ")));
+      }
+    }
+  };
+  for (const auto* words : {&m_templates.command, &m_templates.setup, &m_templates.teardown}) {
+    for (const auto& word : *words) {
+      check(word);
+    }
+  }
+}
+
+void Plan::expand() {
+  // Count first, so a matrix too large to hold is refused before anything is allocated. Nested
+  // axes only multiply within their parent value, so the count is a product of per-root sums.
+  auto count = [&](auto& self, int axis) -> double {
+    double total = 0;
+    const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+    for (const auto& children : plan_axis.children) {
+      double product = 1;
+      for (int child : children) {
+        product *= self(self, child);
+      }
+      total += product;
+    }
+    return total;
+  };
+  double total = 1;
+  for (int root : m_roots) {
+    total *= count(count, root);
+  }
+  if (total > static_cast<double>(k_max_tasks)) {
+    throw UserError(SourceLocation{m_config->file, 0, 0},
+                    fmt::format("the matrix expands to {:.0f} tasks; more than {} is refused", total, k_max_tasks));
+  }
+  const size_t stride = m_axes.size();
+  m_cells.reserve(static_cast<size_t>(total) * stride);
+  std::vector<std::uint32_t> current(stride, k_absent);
+
+  // Depth-first over a list of axes still to assign: a value's nested axes go to the front of
+  // the list, so they vary right after their parent and before the axes that follow it.
+  auto generate = [&](auto& self, const std::vector<int>& pending, size_t next) -> void {
+    if (next == pending.size()) {
+      m_cells.insert(m_cells.end(), current.begin(), current.end());
+      return;
+    }
+    int axis = pending[next];
+    const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+    for (std::uint32_t value = 0; value < plan_axis.values.size(); ++value) {
+      current[static_cast<size_t>(axis)] = value;
+      const auto& children = plan_axis.children[value];
+      if (children.empty()) {
+        self(self, pending, next + 1);
+      } else {
+        std::vector<int> nested(children.begin(), children.end());
+        nested.insert(nested.end(), pending.begin() + static_cast<long>(next) + 1, pending.end());
+        self(self, nested, 0);
+      }
+    }
+    current[static_cast<size_t>(axis)] = k_absent;
+  };
+  generate(generate, m_roots, 0);
+  m_priorities.resize(m_cells.size() / std::max<size_t>(stride, 1));
+  if (stride == 0) {
+    m_priorities.resize(1);  // no matrix: one task
+  }
+}
+
+void Plan::apply_exclude() {
+  if (m_config->exclude.empty()) {
+    return;
+  }
+  // Each entry becomes, per named axis, the (axis id, value index) pairs that match it.
+  using Alternatives = std::vector<std::pair<int, std::uint32_t>>;
+  std::vector<std::vector<Alternatives>> rules;
+  for (const auto& combination : m_config->exclude) {
+    std::vector<Alternatives> rule;
+    for (const auto& [name, value] : combination.values) {
+      std::vector<int> ids = axes_named(name);
+      if (ids.empty()) {
+        throw UserError(combination.location,
+                        fmt::format("exclude: there is no axis '{}' (axes: {})", name, join(axis_names(), ", ")));
+      }
+      Alternatives alternatives;
+      for (int id : ids) {
+        const auto& values = m_axes[static_cast<size_t>(id)].values;
+        for (std::uint32_t v = 0; v < values.size(); ++v) {
+          if (values[v]->name == value) {
+            alternatives.emplace_back(id, v);
+          }
+        }
+      }
+      if (alternatives.empty()) {
+        throw UserError(combination.location, fmt::format("exclude: the axis '{}' has no value '{}'", name, value));
+      }
+      rule.push_back(std::move(alternatives));
+    }
+    rules.push_back(std::move(rule));
+  }
+  const size_t stride = m_axes.size();
+  size_t kept = 0;
+  for (size_t task = 0; task < size(); ++task) {
+    const std::uint32_t* row = cells(task);
+    bool excluded = std::any_of(rules.begin(), rules.end(), [&](const std::vector<Alternatives>& rule) {
+      return std::all_of(rule.begin(), rule.end(), [&](const Alternatives& alternatives) {
+        return std::any_of(alternatives.begin(), alternatives.end(),
+                           [&](const auto& pair) { return row[pair.first] == pair.second; });
+      });
+    });
+    if (!excluded) {
+      std::copy(row, row + stride, m_cells.begin() + static_cast<long>(kept * stride));
+      ++kept;
+    }
+  }
+  m_cells.resize(kept * stride);
+  m_priorities.resize(kept);
+}
+
+void Plan::apply_include() {
+  if (m_config->include.empty()) {
+    return;
+  }
+  const size_t stride = m_axes.size();
+  auto row_key = [&](const std::uint32_t* row) { return std::string(reinterpret_cast<const char*>(row), stride * 4); };
+  std::unordered_set<std::string> existing;
+  for (size_t task = 0; task < size(); ++task) {
+    existing.insert(row_key(cells(task)));
+  }
+  for (const auto& combination : m_config->include) {
+    std::vector<std::uint32_t> row(stride, k_absent);
+    std::set<std::string> used;
+    auto assign = [&](auto& self, int axis) -> void {
+      PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+      auto given = std::find_if(combination.values.begin(), combination.values.end(),
+                                [&](const auto& pair) { return pair.first == plan_axis.name; });
+      if (given == combination.values.end()) {
+        throw UserError(combination.location,
+                        fmt::format("include: the entry must give a value for the axis '{}'", plan_axis.name));
+      }
+      used.insert(given->first);
+      std::uint32_t index = 0;
+      while (index < plan_axis.values.size() && plan_axis.values[index]->name != given->second) {
+        ++index;
+      }
+      if (index == plan_axis.values.size()) {
+        // A value the axis does not list: a new plain value for this combination only.
+        AxisValue& added = m_extra_values.emplace_back();
+        added.name = given->second;
+        added.location = combination.location;
+        plan_axis.values.push_back(&added);
+        plan_axis.children.emplace_back();
+      }
+      row[static_cast<size_t>(axis)] = index;
+      for (int child : m_axes[static_cast<size_t>(axis)].children[index]) {
+        self(self, child);
+      }
+    };
+    for (int root : m_roots) {
+      assign(assign, root);
+    }
+    for (const auto& [name, value] : combination.values) {
+      if (used.count(name) == 0) {
+        throw UserError(combination.location,
+                        fmt::format("include: the axis '{}' is not part of this combination (axes: {})", name,
+                                    join(axis_names(), ", ")));
+      }
+    }
+    if (existing.insert(row_key(row.data())).second) {
+      m_cells.insert(m_cells.end(), row.begin(), row.end());
+      m_priorities.push_back(0);
+    }
+  }
+}
+
+void Plan::finish() {
+  for (auto& axis : m_axes) {
+    std::vector<std::string> names;
+    for (const auto* value : axis.values) {
+      names.push_back(value->name);
+    }
+    axis.path_parts = sanitize_distinct(names);
+  }
+  m_spec_hashes.resize(size());
+  for (size_t task = 0; task < size(); ++task) {
+    ResolvedSettings settings = this->settings(task);
+    m_priorities[task] = static_cast<std::uint8_t>(settings.priority);
+    TaskCommands commands = render(task, nullptr);
+    // The spec hash covers what defines the work, never what varies between attempts (slot,
+    // cores, GPUs, result folder: those are tokens here) nor the inherited environment.
+    Hasher hasher;
+    hasher.add_field("benchmatrix-task-spec-1");
+    for (const auto* words : {&commands.command, &commands.setup, &commands.teardown}) {
+      hasher.add_u64(words->size());
+      for (const auto& word : *words) {
+        hasher.add_field(word);
+      }
+    }
+    hasher.add_field(m_config->workdir);
+    hasher.add_u64(commands.env.size());
+    for (const auto& [name, value] : commands.env) {
+      hasher.add_field(name).add_field(value);
+    }
+    hasher.add_u64(static_cast<std::uint64_t>(settings.warmup));
+    hasher.add_u64(static_cast<std::uint64_t>(settings.runs));
+    hasher.add_u64(static_cast<std::uint64_t>(settings.cpus));
+    hasher.add_u64(static_cast<std::uint64_t>(settings.gpus));
+    m_spec_hashes[task] = hasher.digest();
+  }
+}
+
+std::string Plan::task_id(std::size_t task) const {
+  return to_hex(m_spec_hashes[task]);
+}
+
+std::vector<std::pair<std::string, const AxisValue*>> Plan::assignment(std::size_t task) const {
+  std::vector<std::pair<std::string, const AxisValue*>> result;
+  visit_active(task, [&](int axis, std::uint32_t value) {
+    const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+    result.emplace_back(plan_axis.name, plan_axis.values[value]);
+  });
+  return result;
+}
+
+std::string Plan::label(std::size_t task) const {
+  std::string out;
+  for (const auto& [name, value] : assignment(task)) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += name + "=" + printable(value->name, 60);
+  }
+  return out.empty() ? std::string("(single task)") : out;
+}
+
+std::string Plan::path_component(std::size_t task, int axis) const {
+  const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+  std::uint32_t value = cells(task)[axis];
+  std::string part = plan_axis.path_parts[value];
+  for (int child : plan_axis.children[value]) {
+    if (cells(task)[child] != k_absent) {
+      part += "_" + path_component(task, child);
+    }
+  }
+  return part;
+}
+
+std::string Plan::relative_path(std::size_t task) const {
+  if (m_roots.empty()) {
+    return "task";
+  }
+  std::string path;
+  for (int root : m_roots) {
+    if (!path.empty()) {
+      path += '/';
+    }
+    path += path_component(task, root);
+  }
+  return path;
+}
+
+ResolvedSettings Plan::settings(std::size_t task) const {
+  TaskSettings merged = m_config->defaults;
+  visit_active(task, [&](int axis, std::uint32_t value) {
+    merged.overlay(m_axes[static_cast<size_t>(axis)].values[value]->overrides);
+  });
+  return ResolvedSettings::from(merged);
+}
+
+std::string Plan::render_value(std::size_t task, const std::string& axis, const std::string& field,
+                               const SourceLocation& where) const {
+  const std::uint32_t* row = cells(task);
+  for (size_t id = 0; id < m_axes.size(); ++id) {
+    if (m_axes[id].name != axis || row[id] == k_absent) {
+      continue;
+    }
+    const AxisValue* value = m_axes[id].values[row[id]];
+    if (field.empty() || field == "name") {
+      return value->name;
+    }
+    auto found = value->fields.find(field);
+    if (found == value->fields.end()) {
+      throw UserError(where, fmt::format("{{{}.{}}}: the value '{}' of axis '{}' has no field '{}' (task {})", axis,
+                                         field, printable(value->name, 60), axis, field, label(task)));
+    }
+    return found->second;
+  }
+  if (axes_named(axis).empty()) {
+    throw UserError(where, fmt::format("unknown placeholder {{{}}}: no axis has that name (axes: {})", axis,
+                                       join(axis_names(), ", ")));
+  }
+  return {};  // a nested axis that this task does not have renders empty
+}
+
+std::vector<std::string> Plan::render_words(std::size_t task, const std::vector<Template>& words, bool shell,
+                                            const RuntimeContext* runtime) const {
+  std::vector<std::string> argv;
+  argv.reserve(words.size() + 2);
+  auto runtime_fn = [&](RuntimeField field) { return runtime_value(runtime, field); };
+  for (const auto& word : words) {
+    auto axis_fn = [&](const std::string& axis, const std::string& field) {
+      return render_value(task, axis, field, word.location());
+    };
+    if (shell) {
+      // Substituted values are quoted, so a value can never inject shell syntax.
+      argv.push_back(word.render(axis_fn, runtime_fn, [](std::string_view text) { return shell_quote(text); }));
+    } else {
+      argv.push_back(word.render(axis_fn, runtime_fn));
+    }
+  }
+  if (shell && !argv.empty()) {
+    return {"/bin/sh", "-c", argv.front()};
+  }
+  return argv;
+}
+
+TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const {
+  TaskCommands commands;
+  bool shell = m_config->command.shell;
+  commands.command = render_words(task, m_templates.command, shell, runtime);
+  commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime);
+  commands.teardown = render_words(task, m_templates.teardown, m_config->teardown.shell, runtime);
+  ResolvedSettings settings = this->settings(task);
+  for (const auto& [name, value] : settings.env) {
+    Template parsed = Template::parse(value, SourceLocation{m_config->file + " (env " + name + ")", 0, 0});
+    auto axis_fn = [&](const std::string& axis, const std::string& field) {
+      return render_value(task, axis, field, parsed.location());
+    };
+    commands.env.emplace_back(name,
+                              parsed.render(axis_fn, [&](RuntimeField field) { return runtime_value(runtime, field); }));
+  }
+  return commands;
+}
+
+} // namespace bm

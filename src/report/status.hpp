@@ -1,0 +1,66 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "collect/result.hpp"
+#include "plan/plan.hpp"
+#include "resources/pool.hpp"
+
+namespace bm {
+
+// What a run is about to do, said once at its start.
+struct RunHeader {
+  std::size_t planned = 0;        // tasks in the plan
+  std::size_t selected = 0;       // after --filter
+  std::size_t to_run = 0;         // selected minus those already done
+  std::size_t already_done = 0;   // skipped: result.json exists for the same spec
+  std::size_t slots = 0;
+  std::vector<int> cpus;
+  bool pinned = true;
+  std::vector<int> gpus;
+  std::filesystem::path out_dir;
+  std::vector<std::string> notices;  // fallbacks and warnings, each said once
+};
+
+struct FailedTask {
+  std::size_t task = 0;
+  std::string reason;
+  std::filesystem::path dir;
+};
+
+// How the run went: what execution_summary.json holds and the console's last lines.
+struct RunSummary {
+  std::size_t planned = 0;
+  std::size_t selected = 0;
+  std::size_t skipped_done = 0;
+  std::size_t completed = 0;
+  std::size_t failed = 0;
+  std::size_t interrupted = 0;
+  std::size_t not_started = 0;
+  std::size_t attempts = 0;
+  std::size_t processes = 0;
+  double wall_seconds = 0;
+  bool was_interrupted = false;
+  int interrupt_signal = 0;
+  std::string started;
+  std::string finished;
+  std::vector<FailedTask> failures;
+};
+
+// Progress goes through this interface, fed by the run's events; the scheduler and the pool
+// never print. Implementations: the console (streaming lines), later a live display and the
+// report writers; tests record the calls.
+class Status {
+public:
+  virtual ~Status() = default;
+  virtual void run_started(const Plan& plan, const RunHeader& header) = 0;
+  virtual void task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) = 0;
+  virtual void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
+                             bool will_retry) = 0;
+  virtual void interrupted(int signal, bool forced) = 0;
+  virtual void run_finished(const Plan& plan, const RunSummary& summary) = 0;
+};
+
+} // namespace bm

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "exec/executor.hpp"
+#include "report/status.hpp"
+#include "resources/pool.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/task_attempt.hpp"
+#include "store/store.hpp"
+
+namespace bm {
+
+struct RunnerOptions {
+  AttemptContext attempt;
+  std::optional<int> retries;   // --retries: replaces the config's
+  nlohmann::json context;       // machine facts for result files
+};
+
+// Runs the selected tasks: the one loop of benchmatrix. It asks the scheduler what is next, the
+// pool for resources, the executor to start processes, and hands every end to the task's
+// attempt, the store and the status. It prints nothing itself.
+class Runner {
+public:
+  Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
+         RunnerOptions options);
+
+  // Runs `tasks` (plan indices, in plan order) to the end or to an interrupt.
+  RunSummary run(const std::vector<std::size_t>& tasks, RunSummary summary);
+
+private:
+  void fill();
+  void start_next_process(std::unique_ptr<TaskAttempt> attempt);
+  void on_process_ended(const ProcessResult& result);
+  void on_interrupt(int signal);
+  void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
+
+  const Plan& m_plan;
+  Store& m_store;
+  Executor& m_executor;
+  ResourcePool& m_pool;
+  Status& m_status;
+  RunnerOptions m_options;
+  Scheduler m_scheduler;
+  std::unordered_map<std::uint64_t, std::unique_ptr<TaskAttempt>> m_running;  // by process token
+  std::uint64_t m_next_token = 1;
+  int m_interrupts = 0;
+  RunSummary m_summary;
+};
+
+} // namespace bm

@@ -1,0 +1,47 @@
+#include "sched/scheduler.hpp"
+
+#include "util/error.hpp"
+
+namespace bm {
+
+void Scheduler::submit(std::size_t task, Priority priority, int attempt) {
+  m_queues[static_cast<size_t>(priority)].push_back({task, attempt});
+}
+
+std::optional<QueuedTask> Scheduler::peek() const {
+  for (const auto& queue : m_queues) {
+    if (!queue.empty()) {
+      return queue.front();
+    }
+  }
+  return std::nullopt;
+}
+
+void Scheduler::pop() {
+  for (auto& queue : m_queues) {
+    if (!queue.empty()) {
+      queue.pop_front();
+      return;
+    }
+  }
+  BM_ASSERT(!"pop() on an empty scheduler");
+}
+
+std::size_t Scheduler::size() const {
+  std::size_t total = 0;
+  for (const auto& queue : m_queues) {
+    total += queue.size();
+  }
+  return total;
+}
+
+std::vector<QueuedTask> Scheduler::drain() {
+  std::vector<QueuedTask> all;
+  for (auto& queue : m_queues) {
+    all.insert(all.end(), queue.begin(), queue.end());
+    queue.clear();
+  }
+  return all;
+}
+
+} // namespace bm

@@ -1,0 +1,229 @@
+#include "sched/task_attempt.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "util/clock.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace bm {
+
+namespace {
+
+constexpr std::size_t k_max_metrics_bytes = 64 * 1024 * 1024;
+
+std::string id_list(const std::vector<int>& ids, const char* separator) {
+  std::string out;
+  for (int id : ids) {
+    out += (out.empty() ? "" : separator) + std::to_string(id);
+  }
+  return out;
+}
+
+void set_variable(std::vector<std::string>& env, const std::string& name, const std::string& value) {
+  std::string prefix = name + "=";
+  for (auto& entry : env) {
+    if (starts_with(entry, prefix)) {
+      entry = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+} // namespace
+
+TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease lease, std::string slot_name,
+                         std::filesystem::path dir, const AttemptContext& context)
+    : m_plan(plan), m_task(task), m_lease(std::move(lease)), m_dir(std::move(dir)),
+      m_settings(plan.settings(task)), m_started(std::chrono::steady_clock::now()) {
+  m_timeout = context.timeout ? context.timeout : m_settings.timeout;
+  RuntimeContext runtime{slot_name, id_list(m_lease.cpus, ","), id_list(m_lease.gpus, ","), m_dir.string(),
+                         plan.task_id(task)};
+  m_commands = plan.render(task, &runtime);
+
+  m_base_env = context.inherited_env;
+  for (const auto& [name, value] : m_commands.env) {
+    set_variable(m_base_env, name, value);
+  }
+  set_variable(m_base_env, "BENCHMATRIX_TASK_ID", runtime.task_id);
+  set_variable(m_base_env, "BENCHMATRIX_SLOT", slot_name);
+  set_variable(m_base_env, "BENCHMATRIX_CORES", runtime.cores);
+  set_variable(m_base_env, "BENCHMATRIX_RESULT_DIR", runtime.result_dir);
+  set_variable(m_base_env, "BENCHMATRIX_RESULT_FILE", (m_dir / "metrics.jsonl").string());
+  if (!m_lease.gpus.empty()) {
+    set_variable(m_base_env, "CUDA_VISIBLE_DEVICES", runtime.gpus);
+  }
+
+  if (!m_commands.setup.empty()) {
+    m_steps.push_back({Phase::Setup, 1});
+  }
+  for (int i = 1; i <= m_settings.warmup; ++i) {
+    m_steps.push_back({Phase::Warmup, i});
+  }
+  for (int i = 1; i <= m_settings.runs; ++i) {
+    m_steps.push_back({Phase::Run, i});
+  }
+  m_teardown_step = m_steps.size();
+  if (!m_commands.teardown.empty()) {
+    m_steps.push_back({Phase::Teardown, 1});
+  }
+
+  m_outcome.task = task;
+  m_outcome.attempt = attempt;
+  m_outcome.slot = slot_name;
+  m_outcome.cpus = m_lease.cpus;
+  m_outcome.gpus = m_lease.gpus;
+  m_outcome.started = utc_timestamp();
+}
+
+std::vector<std::string> TaskAttempt::environment(const Step& step) const {
+  std::vector<std::string> env = m_base_env;
+  env.push_back("BENCHMATRIX_PHASE=" + std::string(to_string(step.phase)));
+  env.push_back("BENCHMATRIX_RUN=" + std::to_string(step.index));
+  return env;
+}
+
+std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
+  BM_ASSERT(!m_running);
+  if (m_finished || m_next_step >= m_steps.size()) {
+    m_finished = true;
+    return std::nullopt;
+  }
+  const Step& step = m_steps[m_next_step];
+  const auto& argv = step.phase == Phase::Setup      ? m_commands.setup
+                     : step.phase == Phase::Teardown ? m_commands.teardown
+                                                     : m_commands.command;
+  ProcessSpec spec;
+  spec.token = token;
+  spec.argv = argv;
+  spec.env = environment(step);
+  spec.working_directory = m_plan.config().workdir;
+  spec.stdout_path = (m_dir / "stdout.log").string();
+  spec.stderr_path = (m_dir / "stderr.log").string();
+  spec.cpus = m_lease.cpus;
+  spec.timeout = m_timeout;
+  spec.kill_grace = m_settings.kill_grace;
+  m_running = true;
+  return spec;
+}
+
+void TaskAttempt::collect_metrics(RunRecord& record) {
+  // Only what this run appended is its own: earlier bytes belong to warm-ups or earlier runs.
+  std::filesystem::path path = m_dir / "metrics.jsonl";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return;
+  }
+  off_t end = ::lseek(fd.get(), 0, SEEK_END);
+  if (end < 0 || static_cast<std::uint64_t>(end) <= m_metrics_offset) {
+    return;
+  }
+  std::uint64_t length = static_cast<std::uint64_t>(end) - m_metrics_offset;
+  std::uint64_t begin = m_metrics_offset;
+  m_metrics_offset = static_cast<std::uint64_t>(end);
+  if (record.phase != Phase::Run) {
+    return;
+  }
+  if (length > k_max_metrics_bytes) {
+    m_outcome.warnings.push_back(fmt::format("run {}: the task wrote {} bytes of metrics; more than {} are ignored",
+                                             record.index, length, k_max_metrics_bytes));
+    return;
+  }
+  std::string text(length, '\0');
+  ssize_t got = ::pread(fd.get(), text.data(), length, static_cast<off_t>(begin));
+  if (got < 0) {
+    m_outcome.warnings.push_back(fmt::format("run {}: cannot read {}: {}", record.index, path.string(),
+                                             std::strerror(errno)));
+    return;
+  }
+  text.resize(static_cast<size_t>(got));
+  ReportedMetrics reported = parse_reported_metrics(text, fmt::format("metrics.jsonl (run {})", record.index));
+  record.metrics = std::move(reported.values);
+  for (auto& [name, info] : reported.info) {
+    m_outcome.metric_info[name] = info;
+  }
+  for (auto& warning : reported.warnings) {
+    m_outcome.warnings.push_back(std::move(warning));
+  }
+}
+
+void TaskAttempt::fail(const Step& step, const RunRecord& record) {
+  if (m_outcome.status != TaskStatus::Succeeded) {
+    return;  // keep the first reason
+  }
+  m_outcome.status = TaskStatus::Failed;
+  switch (step.phase) {
+  case Phase::Setup:
+    m_outcome.reason = "setup: " + record.outcome;
+    break;
+  case Phase::Warmup:
+    m_outcome.reason = fmt::format("warm-up {} of {}: {}", step.index, m_settings.warmup, record.outcome);
+    break;
+  case Phase::Run:
+    m_outcome.reason = fmt::format("run {} of {}: {}", step.index, m_settings.runs, record.outcome);
+    break;
+  case Phase::Teardown:
+    m_outcome.reason = "teardown: " + record.outcome;
+    break;
+  }
+}
+
+void TaskAttempt::process_ended(const ProcessResult& result) {
+  BM_ASSERT(m_running);
+  m_running = false;
+  const Step step = m_steps[m_next_step];
+  RunRecord record;
+  record.phase = step.phase;
+  record.index = step.index;
+  record.started_unix = unix_seconds() - std::chrono::duration<double>(Clock::now() - result.started).count();
+  record.wall_seconds = result.wall_seconds;
+  record.user_seconds = result.user_seconds;
+  record.system_seconds = result.system_seconds;
+  record.max_rss_kib = result.max_rss_kib;
+  record.exit_code = result.exit_code;
+  record.term_signal = result.term_signal;
+  record.timed_out = result.timed_out;
+  record.interrupted = result.interrupted;
+  record.start_error = result.start_error;
+  record.outcome = result.describe();
+  collect_metrics(record);
+  m_outcome.runs.push_back(record);
+
+  if (result.interrupted) {
+    // Nothing more runs after an interrupt, not even teardown: the user asked to stop.
+    m_outcome.status = TaskStatus::Interrupted;
+    m_outcome.reason = "interrupted during " + std::string(to_string(step.phase));
+    m_next_step = m_steps.size();
+  } else if (!result.succeeded()) {
+    fail(step, record);
+    // After a failure only teardown still runs (it cleans up what setup made).
+    m_next_step = step.phase == Phase::Teardown ? m_steps.size() : m_teardown_step;
+  } else {
+    ++m_next_step;
+  }
+  if (m_next_step >= m_steps.size()) {
+    m_finished = true;
+  }
+}
+
+void TaskAttempt::stop() {
+  BM_ASSERT(!m_running);
+  if (m_finished) {
+    return;
+  }
+  m_outcome.status = TaskStatus::Interrupted;
+  m_outcome.reason = "interrupted before " + std::string(to_string(m_steps[m_next_step].phase));
+  m_next_step = m_steps.size();
+  m_finished = true;
+}
+
+TaskOutcome TaskAttempt::take_outcome() {
+  BM_ASSERT(m_finished);
+  m_outcome.finished = utc_timestamp();
+  m_outcome.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
+  return std::move(m_outcome);
+}
+
+} // namespace bm

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collect/result.hpp"
+#include "exec/executor.hpp"
+#include "plan/plan.hpp"
+#include "resources/pool.hpp"
+
+namespace bm {
+
+// What every process of a run shares: the inherited environment and overrides from the command
+// line.
+struct AttemptContext {
+  std::vector<std::string> inherited_env;                // "NAME=value", BENCHMATRIX_* removed
+  std::optional<std::chrono::nanoseconds> timeout;       // --timeout: replaces the config's
+};
+
+// One attempt of one task in its slot (seed 002, idea 2): setup once, warm-ups, measured runs,
+// teardown, all on the same lease. It is a state machine fed by the runner: next_process() says
+// what to start, process_ended() takes how it ended. It decides nothing about other tasks.
+class TaskAttempt {
+public:
+  TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease lease, std::string slot_name,
+              std::filesystem::path dir, const AttemptContext& context);
+
+  // The next process of the lifecycle, or nullopt when the attempt is over.
+  std::optional<ProcessSpec> next_process(std::uint64_t token);
+  void process_ended(const ProcessResult& result);
+  // The run is being interrupted: an attempt not yet over ends as interrupted, starting nothing more.
+  void stop();
+
+  bool finished() const { return m_finished; }
+  const Lease& lease() const { return m_lease; }
+  std::size_t task() const { return m_task; }
+  TaskOutcome take_outcome();
+
+private:
+  struct Step {
+    Phase phase;
+    int index;
+  };
+
+  std::vector<std::string> environment(const Step& step) const;
+  void collect_metrics(RunRecord& record);
+  void fail(const Step& step, const RunRecord& record);
+
+  const Plan& m_plan;
+  std::size_t m_task;
+  Lease m_lease;
+  std::filesystem::path m_dir;
+  TaskCommands m_commands;
+  ResolvedSettings m_settings;
+  std::optional<std::chrono::nanoseconds> m_timeout;
+  std::vector<std::string> m_base_env;  // inherited + config + the per-attempt protocol variables
+  std::vector<Step> m_steps;
+  std::size_t m_next_step = 0;
+  std::size_t m_teardown_step = 0;      // index of teardown in m_steps, or m_steps.size()
+  std::uint64_t m_metrics_offset = 0;   // bytes of metrics.jsonl already consumed
+  std::chrono::steady_clock::time_point m_started;
+  bool m_finished = false;
+  bool m_running = false;
+  TaskOutcome m_outcome;
+};
+
+} // namespace bm

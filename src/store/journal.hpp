@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/fs.hpp"
+
+namespace bm {
+
+// OUT/journal.jsonl: an append-only record of attempts (started / finished / failed / skipped).
+// Each event is written at once (a crash of benchmatrix loses nothing already written); it is made
+// durable by group commit: commit() fdatasyncs at most once per window, not once per event.
+class Journal {
+public:
+  // Opens for appending; a torn last line left by a crash is cut off first (see repair()).
+  static Journal open(const std::filesystem::path& path);
+
+  void append(nlohmann::json event);
+  // Makes what was appended durable if the window has passed since the last sync (or `force`).
+  void commit(bool force = false);
+
+  // Reads every complete event; a torn last line is ignored, a corrupt middle line skipped.
+  static std::vector<nlohmann::json> read(const std::filesystem::path& path);
+  // Truncates the file after its last newline; returns how many bytes were cut.
+  static std::size_t repair(const std::filesystem::path& path);
+
+  static constexpr std::chrono::milliseconds k_commit_window{50};
+
+private:
+  Journal(UniqueFd fd, std::string path) : m_fd(std::move(fd)), m_path(std::move(path)) {}
+
+  UniqueFd m_fd;
+  std::string m_path;
+  bool m_dirty = false;
+  std::chrono::steady_clock::time_point m_last_sync{};
+};
+
+} // namespace bm

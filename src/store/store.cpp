@@ -1,0 +1,383 @@
+#include "store/store.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace bm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<nlohmann::json> read_json(const fs::path& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const SystemError&) {
+    return std::nullopt;
+  }
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    return std::nullopt;  // torn or corrupt: never counts as a result
+  }
+  return json;
+}
+
+std::string dump(const nlohmann::json& json) {
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void remove_if_exists(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    throw_errno("unlink", path.string());
+  }
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) {
+    return text;
+  }
+  std::string out = "\"";
+  for (char c : text) {
+    out += c;
+    if (c == '"') {
+      out += '"';
+    }
+  }
+  return out + "\"";
+}
+
+std::string cpu_text(const std::vector<int>& ids) {
+  std::string out;
+  for (int id : ids) {
+    out += (out.empty() ? "" : " ") + std::to_string(id);
+  }
+  return out;
+}
+
+struct Sample {
+  const RunRecord* run;
+  std::string metric;
+  double value;
+};
+
+// Every measured sample of an attempt: the orchestrator's four per run, then the task's own.
+std::vector<Sample> measured_samples(const TaskOutcome& outcome) {
+  std::vector<Sample> samples;
+  for (const auto& run : outcome.runs) {
+    if (run.phase != Phase::Run || !run.start_error.empty()) {
+      continue;
+    }
+    samples.push_back({&run, std::string(k_metric_wall), run.wall_seconds});
+    samples.push_back({&run, std::string(k_metric_user), run.user_seconds});
+    samples.push_back({&run, std::string(k_metric_system), run.system_seconds});
+    samples.push_back({&run, std::string(k_metric_rss), static_cast<double>(run.max_rss_kib)});
+    for (const auto& [name, value] : run.metrics) {
+      samples.push_back({&run, name, value});
+    }
+  }
+  return samples;
+}
+
+MetricInfo info_for(const TaskOutcome& outcome, const std::string& metric) {
+  if (metric == k_metric_rss) {
+    return {"KiB", false};
+  }
+  if (metric == k_metric_wall || metric == k_metric_user || metric == k_metric_system) {
+    return {"s", false};
+  }
+  auto found = outcome.metric_info.find(metric);
+  return found == outcome.metric_info.end() ? MetricInfo{} : found->second;
+}
+
+std::string samples_csv(const TaskOutcome& outcome) {
+  std::string csv = "run,metric,value,unit,direction,started_unix,slot,cpus,gpus\n";
+  for (const auto& sample : measured_samples(outcome)) {
+    MetricInfo info = info_for(outcome, sample.metric);
+    csv += fmt::format("{},{},{:.17g},{},{},{:.6f},{},{},{}\n", sample.run->index, csv_field(sample.metric),
+                       sample.value, csv_field(info.unit), info.higher_is_better ? "higher" : "lower",
+                       sample.run->started_unix, csv_field(outcome.slot), cpu_text(outcome.cpus),
+                       cpu_text(outcome.gpus));
+  }
+  return csv;
+}
+
+// A small descriptive block per metric; the statistics stage recomputes everything from samples.
+nlohmann::json metric_summary(const TaskOutcome& outcome) {
+  std::map<std::string, std::vector<double>> values;
+  std::vector<std::string> order;
+  for (const auto& sample : measured_samples(outcome)) {
+    if (values.find(sample.metric) == values.end()) {
+      order.push_back(sample.metric);
+    }
+    values[sample.metric].push_back(sample.value);
+  }
+  nlohmann::json metrics = nlohmann::json::object();
+  for (const auto& name : order) {
+    std::vector<double> v = values[name];
+    std::sort(v.begin(), v.end());
+    double sum = 0;
+    for (double x : v) {
+      sum += x;
+    }
+    size_t n = v.size();
+    double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    MetricInfo info = info_for(outcome, name);
+    metrics[name] = {{"unit", info.unit},       {"direction", info.higher_is_better ? "higher" : "lower"},
+                     {"n", n},                  {"min", v.front()},
+                     {"median", median},        {"mean", sum / static_cast<double>(n)},
+                     {"max", v.back()}};
+  }
+  return metrics;
+}
+
+nlohmann::json run_json(const RunRecord& run) {
+  nlohmann::json json = {{"phase", to_string(run.phase)},
+                         {"index", run.index},
+                         {"outcome", run.outcome},
+                         {"started_unix", run.started_unix},
+                         {"wall_time", run.wall_seconds},
+                         {"user_time", run.user_seconds},
+                         {"system_time", run.system_seconds},
+                         {"max_rss_kib", run.max_rss_kib}};
+  if (run.exit_code >= 0) {
+    json["exit_code"] = run.exit_code;
+  }
+  if (run.term_signal > 0) {
+    json["signal"] = run.term_signal;
+  }
+  if (run.timed_out) {
+    json["timed_out"] = true;
+  }
+  if (run.interrupted) {
+    json["interrupted"] = true;
+  }
+  if (!run.start_error.empty()) {
+    json["start_error"] = run.start_error;
+  }
+  if (!run.metrics.empty()) {
+    nlohmann::json metrics = nlohmann::json::array();
+    for (const auto& [name, value] : run.metrics) {
+      metrics.push_back({{"metric", name}, {"value", value}});
+    }
+    json["metrics"] = metrics;
+  }
+  return json;
+}
+
+} // namespace
+
+std::string_view to_string(TaskState state) {
+  switch (state) {
+  case TaskState::Pending:
+    return "pending";
+  case TaskState::Done:
+    return "done";
+  case TaskState::Stale:
+    return "stale";
+  case TaskState::Failed:
+    return "failed";
+  }
+  return "pending";
+}
+
+nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
+  TaskCommands commands = plan.render(task, nullptr);
+  auto show = [](std::vector<std::string> words) {
+    // The hashed form has \x01name\x01 tokens for runtime placeholders; show them as {name}.
+    for (auto& word : words) {
+      for (size_t at = word.find('\x01'); at != std::string::npos; at = word.find('\x01', at)) {
+        size_t end = word.find('\x01', at + 1);
+        word.replace(at, end - at + 1, "{" + word.substr(at + 1, end - at - 1) + "}");
+      }
+    }
+    return words;
+  };
+  ResolvedSettings settings = plan.settings(task);
+  nlohmann::json axes = nlohmann::json::object();
+  for (const auto& [name, value] : plan.assignment(task)) {
+    axes[name] = value->name;
+  }
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& [name, value] : commands.env) {
+    env[name] = show({value}).front();
+  }
+  nlohmann::json spec = {{"task_id", plan.task_id(task)},
+                         {"path", plan.relative_path(task)},
+                         {"axes", axes},
+                         {"command", show(commands.command)},
+                         {"workdir", plan.config().workdir},
+                         {"env", env},
+                         {"warmup", settings.warmup},
+                         {"runs", settings.runs},
+                         {"cpus", settings.cpus},
+                         {"gpus", settings.gpus},
+                         {"retries", settings.retries},
+                         {"priority", to_string(settings.priority)}};
+  if (settings.timeout) {
+    spec["timeout"] = format_duration(*settings.timeout);
+  }
+  if (!commands.setup.empty()) {
+    spec["setup"] = show(commands.setup);
+  }
+  if (!commands.teardown.empty()) {
+    spec["teardown"] = show(commands.teardown);
+  }
+  return spec;
+}
+
+Store::Store(fs::path out) : m_root(fs::absolute(out).lexically_normal()) {}
+
+fs::path Store::task_dir(const Plan& plan, std::size_t task) const {
+  return m_root / "tasks" / plan.relative_path(task);
+}
+
+TaskState Store::state(const Plan& plan, std::size_t task) const {
+  fs::path dir = task_dir(plan, task);
+  std::string id = plan.task_id(task);
+  if (auto result = read_json(dir / "result.json")) {
+    return result->value("task_id", "") == id ? TaskState::Done : TaskState::Stale;
+  }
+  if (auto failure = read_json(dir / "failure.json")) {
+    return failure->value("task_id", "") == id ? TaskState::Failed : TaskState::Stale;
+  }
+  return TaskState::Pending;
+}
+
+void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
+  make_directories(m_root);
+  m_lock = OutputLock::acquire(m_root);
+  m_root_fd = UniqueFd(::open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!m_root_fd) {
+    throw_errno("open", m_root.string());
+  }
+  nlohmann::json tasks = nlohmann::json::array();
+  for (std::size_t task = 0; task < plan.size(); ++task) {
+    tasks.push_back({{"task_id", plan.task_id(task)}, {"path", plan.relative_path(task)}, {"label", plan.label(task)}});
+  }
+  nlohmann::json plan_json = {{"schema", k_schema},
+                              {"name", plan.config().name},
+                              {"config", plan.config().file},
+                              {"config_hash", plan.config().text_hash},
+                              {"task_count", plan.size()},
+                              {"axes", plan.axis_names()},
+                              {"context", context},
+                              {"tasks", tasks}};
+  write_file_atomic(m_root / "plan.json", dump(plan_json));
+  m_journal = Journal::open(m_root / "journal.jsonl");
+  std::string stamp = utc_compact_timestamp();
+  m_run_dir = m_root / "runs" / stamp;
+  for (int suffix = 2; fs::exists(m_run_dir); ++suffix) {
+    m_run_dir = m_root / "runs" / (stamp + "-" + std::to_string(suffix));
+  }
+  make_directories(m_run_dir);
+  m_dirty = true;
+}
+
+void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
+                       const std::vector<int>& cpus, const std::vector<int>& gpus) {
+  fs::path dir = task_dir(plan, task);
+  make_directories(dir);
+  // The old markers go first: from here until result.json is written, the task is not done.
+  remove_if_exists(dir / "result.json");
+  remove_if_exists(dir / "failure.json");
+  for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl"}) {
+    remove_if_exists(dir / name);
+  }
+  nlohmann::json spec = task_spec_json(plan, task);
+  spec["schema"] = k_schema;
+  write_file_atomic(dir / "task.json", dump(spec));
+  m_journal->append({{"event", "task-started"},
+                     {"task_id", plan.task_id(task)},
+                     {"path", plan.relative_path(task)},
+                     {"attempt", attempt},
+                     {"slot", slot},
+                     {"cpus", cpus},
+                     {"gpus", gpus}});
+  m_dirty = true;
+}
+
+void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context) {
+  fs::path dir = task_dir(plan, outcome.task);
+  nlohmann::json result = {{"schema", k_schema},
+                           {"status", to_string(outcome.status)},
+                           {"task_id", plan.task_id(outcome.task)},
+                           {"attempt", outcome.attempt},
+                           {"slot", outcome.slot},
+                           {"cpus", outcome.cpus},
+                           {"gpus", outcome.gpus},
+                           {"started", outcome.started},
+                           {"finished", outcome.finished},
+                           {"wall_time", outcome.wall_seconds},
+                           {"spec", task_spec_json(plan, outcome.task)},
+                           {"metrics", metric_summary(outcome)},
+                           {"context", context}};
+  if (!outcome.reason.empty()) {
+    result["reason"] = outcome.reason;
+  }
+  if (!outcome.warnings.empty()) {
+    result["warnings"] = outcome.warnings;
+  }
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& run : outcome.runs) {
+    runs.push_back(run_json(run));
+  }
+  result["runs"] = runs;
+
+  if (outcome.status != TaskStatus::Interrupted) {
+    write_file_atomic(dir / "samples.csv", samples_csv(outcome));
+  }
+  if (outcome.status == TaskStatus::Succeeded) {
+    write_file_atomic(dir / "result.json", dump(result));
+  } else if (outcome.status == TaskStatus::Failed) {
+    write_file_atomic(dir / "failure.json", dump(result));
+  }
+  nlohmann::json event = {{"event", "task-" + std::string(to_string(outcome.status))},
+                          {"task_id", plan.task_id(outcome.task)},
+                          {"path", plan.relative_path(outcome.task)},
+                          {"attempt", outcome.attempt},
+                          {"wall_time", outcome.wall_seconds}};
+  if (!outcome.reason.empty()) {
+    event["reason"] = outcome.reason;
+  }
+  m_journal->append(std::move(event));
+  m_dirty = true;
+}
+
+void Store::record(nlohmann::json event) {
+  m_journal->append(std::move(event));
+  m_dirty = true;
+}
+
+void Store::write_execution_summary(const nlohmann::json& summary) {
+  nlohmann::json copy = summary;
+  copy["schema"] = k_schema;
+  write_file_atomic(m_run_dir / "execution_summary.json", dump(copy));
+  m_dirty = true;
+}
+
+void Store::commit(bool force) {
+  if (!m_dirty || !m_journal) {
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (!force && now - m_last_sync < Journal::k_commit_window) {
+    return;
+  }
+  // One syncfs per window makes every renamed result and its directory entry durable together,
+  // instead of an fsync per file and per directory.
+  if (::syncfs(m_root_fd.get()) != 0) {
+    throw_errno("syncfs", m_root.string());
+  }
+  m_journal->commit(true);
+  m_dirty = false;
+  m_last_sync = now;
+}
+
+} // namespace bm

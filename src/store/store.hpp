@@ -1,0 +1,70 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "collect/result.hpp"
+#include "plan/plan.hpp"
+#include "store/journal.hpp"
+#include "store/lock.hpp"
+
+namespace bm {
+
+// What the results tree says about a task.
+enum class TaskState {
+  Pending,  // never finished (or interrupted, or its result is unreadable)
+  Done,     // result.json exists for this very spec: resume skips it
+  Stale,    // result.json exists for an older spec: it runs again
+  Failed,   // its last attempt failed: it runs again
+};
+std::string_view to_string(TaskState state);
+
+inline constexpr int k_schema = 1;
+
+// The results tree of DESIGN.md. Every file is written whole to a temporary name and renamed;
+// a task's result.json, written last, is its completion marker. Durability is by group commit:
+// commit() syncs the file system and the journal at most once per window.
+class Store {
+public:
+  // A view of OUT: reading it (state, list) creates and locks nothing.
+  explicit Store(std::filesystem::path out);
+
+  const std::filesystem::path& root() const { return m_root; }
+  std::filesystem::path task_dir(const Plan& plan, std::size_t task) const;
+  TaskState state(const Plan& plan, std::size_t task) const;
+
+  // Prepares OUT for a run: creates it, takes the lock (refusing a second run), writes plan.json,
+  // opens the journal and the run's folder runs/<timestamp>/.
+  void open_for_run(const Plan& plan, const nlohmann::json& context);
+
+  // A task attempt starts: its folder exists, task.json is written, the previous attempt's
+  // result/failure markers, logs and metrics file are cleared.
+  void begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
+                  const std::vector<int>& cpus, const std::vector<int>& gpus);
+  // A task attempt ended: samples.csv, then result.json (success) or failure.json.
+  void finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context);
+  void record(nlohmann::json event);  // a journal event of the run (started, interrupted, ...)
+
+  void write_execution_summary(const nlohmann::json& summary);
+  std::filesystem::path run_dir() const { return m_run_dir; }
+
+  // Makes everything written so far durable if the commit window has passed (or `force`).
+  void commit(bool force = false);
+
+private:
+  std::filesystem::path m_root;
+  std::filesystem::path m_run_dir;
+  std::optional<OutputLock> m_lock;
+  std::optional<Journal> m_journal;
+  UniqueFd m_root_fd;
+  bool m_dirty = false;
+  std::chrono::steady_clock::time_point m_last_sync{};
+};
+
+// The JSON of a task's identity and spec (task.json; also embedded in result.json).
+nlohmann::json task_spec_json(const Plan& plan, std::size_t task);
+
+} // namespace bm

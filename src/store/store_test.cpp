@@ -1,0 +1,95 @@
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.hpp"
+#include "util/fs.hpp"
+
+namespace bm {
+namespace {
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::path(::testing::TempDir()) / ("bm_store_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TaskOutcome succeeded(std::size_t task) {
+  TaskOutcome outcome;
+  outcome.task = task;
+  RunRecord run;
+  run.index = 1;
+  run.exit_code = 0;
+  run.wall_seconds = 0.5;
+  run.outcome = "succeeded";
+  outcome.runs.push_back(run);
+  return outcome;
+}
+
+TEST(Store, ResultJsonMarksDoneOnlyForTheSameSpec) {
+  auto out = fresh_dir("states");
+  Plan plan = Plan::build(parse_config("name: t\ncommand: [x, '{a}']\nmatrix: {a: [1, 2]}\n", "c"));
+  {
+    Store store(out);
+    EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
+    EXPECT_FALSE(std::filesystem::exists(out));  // a view creates nothing
+    store.open_for_run(plan, nlohmann::json::object());
+    store.begin_task(plan, 0, 1, "0", {1}, {});
+    EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
+    store.finish_task(plan, succeeded(0), nlohmann::json::object());
+    TaskOutcome failed = succeeded(1);
+    failed.status = TaskStatus::Failed;
+    failed.reason = "run 1 of 1: exit code 2";
+    store.begin_task(plan, 1, 1, "0", {1}, {});
+    store.finish_task(plan, failed, nlohmann::json::object());
+    store.commit(true);
+    EXPECT_EQ(store.state(plan, 0), TaskState::Done);
+    EXPECT_EQ(store.state(plan, 1), TaskState::Failed);
+  }
+  // The same folders under a changed spec are stale.
+  Plan changed = Plan::build(parse_config("name: t\ncommand: [x, '{a}', -v]\nmatrix: {a: [1, 2]}\n", "c"));
+  Store view(out);
+  EXPECT_EQ(view.state(changed, 0), TaskState::Stale);
+  EXPECT_EQ(view.state(changed, 1), TaskState::Stale);
+
+  auto events = Journal::read(out / "journal.jsonl");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1]["event"], "task-succeeded");
+  EXPECT_EQ(events[3]["reason"], "run 1 of 1: exit code 2");
+  auto plan_json = nlohmann::json::parse(read_file(out / "plan.json"));
+  EXPECT_EQ(plan_json["schema"], 1);
+  EXPECT_EQ(plan_json["task_count"], 2);
+}
+
+TEST(Store, TornResultIsNotDoneAndANewAttemptClearsOldMarkers) {
+  auto out = fresh_dir("torn");
+  Plan plan = Plan::build(parse_config("name: t\ncommand: [x]\n", "c"));
+  Store store(out);
+  store.open_for_run(plan, nlohmann::json::object());
+  store.begin_task(plan, 0, 1, "0", {1}, {});
+  write_file_atomic(store.task_dir(plan, 0) / "result.json", "{\"task_id\": \"" + plan.task_id(0));
+  EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
+  store.finish_task(plan, succeeded(0), nlohmann::json::object());
+  EXPECT_EQ(store.state(plan, 0), TaskState::Done);
+  store.begin_task(plan, 0, 2, "0", {1}, {});
+  EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
+  EXPECT_TRUE(std::filesystem::exists(store.task_dir(plan, 0) / "task.json"));
+}
+
+TEST(Store, ASecondRunOnTheSameOutIsRefused) {
+  auto out = fresh_dir("lock");
+  Plan plan = Plan::build(parse_config("name: t\ncommand: [x]\n", "c"));
+  Store first(out);
+  first.open_for_run(plan, nlohmann::json::object());
+  Store second(out);
+  try {
+    second.open_for_run(plan, nlohmann::json::object());
+    FAIL();
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("pid " + std::to_string(::getpid())), std::string::npos)
+        << error.what();
+  }
+}
+
+} // namespace
+} // namespace bm

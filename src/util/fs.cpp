@@ -1,0 +1,88 @@
+#include "util/fs.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bm {
+
+void UniqueFd::reset(int fd) {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+  m_fd = fd;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw_errno("open", path.string());
+  }
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw_errno("read", path.string());
+    }
+    if (n == 0) {
+      break;
+    }
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  return content;
+}
+
+void write_all(int fd, std::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw_errno("write", what);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync) {
+  // The temporary name carries the pid so two processes never share one; a leftover from a
+  // crash is never mistaken for the real file and is overwritten by the next attempt.
+  std::filesystem::path temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  {
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) {
+      throw_errno("open", temporary.string());
+    }
+    write_all(fd.get(), content, temporary.string());
+    if (sync && ::fsync(fd.get()) != 0) {
+      throw_errno("fsync", temporary.string());
+    }
+    if (::close(fd.release()) != 0) {
+      throw_errno("close", temporary.string());
+    }
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temporary.c_str());
+    throw SystemError("rename", temporary.string() + " -> " + path.string(), saved);
+  }
+}
+
+void make_directories(const std::filesystem::path& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) {
+    throw SystemError("mkdir", path.string(), error.value());
+  }
+}
+
+} // namespace bm

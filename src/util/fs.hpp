@@ -1,0 +1,49 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace bm {
+
+// Owns a file descriptor; move-only.
+class UniqueFd {
+public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : m_fd(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset(std::exchange(other.m_fd, -1));
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return m_fd; }
+  explicit operator bool() const { return m_fd >= 0; }
+  int release() { return std::exchange(m_fd, -1); }
+  void reset(int fd = -1);
+
+private:
+  int m_fd = -1;
+};
+
+// Reads a whole file; throws SystemError when it cannot.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes `content` to a temporary file beside `path`, then renames it over `path`, so a reader
+// sees either the old file or the whole new one. With `sync`, fsyncs the data before the rename
+// (the store uses syncfs in batches instead, see Store::commit).
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync = false);
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR; throws SystemError on failure.
+void write_all(int fd, std::string_view data, const std::string& what);
+
+// Creates a directory and its parents; throws SystemError with the path on failure.
+void make_directories(const std::filesystem::path& path);
+
+} // namespace bm

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bm {
+
+std::vector<std::string> split(std::string_view text, char separator);
+std::string join(const std::vector<std::string>& parts, std::string_view separator);
+std::string_view trim(std::string_view text);
+bool starts_with(std::string_view text, std::string_view prefix);
+
+// Shell glob over a whole string: '*' any run, '?' one character, no classes.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+// Quotes a word for POSIX sh so that it reaches the command as exactly these bytes.
+std::string shell_quote(std::string_view word);
+
+// Makes text printable on one line: control characters become \n, \t or \xNN.
+std::string printable(std::string_view text, std::size_t max_length = 200);
+
+// Whether the bytes are well-formed UTF-8.
+bool is_valid_utf8(std::string_view text);
+
+} // namespace bm

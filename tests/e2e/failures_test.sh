@@ -1,0 +1,72 @@
+# A bad task fails alone: non-zero exit, a signal, a hang past its timeout, a flood of output and
+# a missing command are each recorded with their reason while the rest complete; a re-run retries
+# only those.
+source "$(dirname "$0")/lib.sh"
+
+cat >failures.yaml <<'YAML'
+name: failures
+command: ["sh", "-c", "{case.script}"]
+matrix:
+  case:
+    - {name: ok1, script: "true"}
+    - {name: exits, script: "echo boom >&2; exit 3"}
+    - {name: signal, script: "kill -SEGV $$"}
+    - {name: hangs, script: "sleep 600", task: {timeout: 300ms, kill_grace: 200ms}}
+    - {name: floods, script: "head -c 200000000 /dev/zero; exit 4"}
+    - {name: missing, script: "exec /nonexistent/benchmark"}
+    - {name: ok2, script: "echo fine"}
+task: {timeout: 60s}
+YAML
+start=$(date +%s)
+/usr/bin/time -f "%M" -o rss.txt "$BENCHMATRIX" run failures.yaml --out out >out.txt 2>err.txt && code=0 || code=$?
+assert_eq "$code" 1 "exit code with failed tasks"
+elapsed=$(( $(date +%s) - start ))
+[ "$elapsed" -lt 60 ] || fail "the hanging task was not ended by its timeout (took ${elapsed}s)"
+assert_contains out.txt "failures: 2 succeeded, 5 failed"
+assert_contains out.txt "case=exits  run 1 of 1: exit code 3"
+assert_contains out.txt "case=signal  run 1 of 1: killed by signal 11 (SIGSEGV)"
+assert_contains out.txt "case=hangs  run 1 of 1: timed out"
+assert_contains out.txt "case=floods  run 1 of 1: exit code 4"
+assert_contains out.txt "case=missing  run 1 of 1: exit code 127"
+assert_contains out.txt "logs: $PWD/out/tasks/exits/stderr.log"
+assert_contains out/tasks/exits/stderr.log "boom"
+[ -s out/tasks/ok1/result.json ] && [ -s out/tasks/ok2/result.json ] || fail "successful tasks have no result"
+for task in exits signal hangs floods missing; do
+  [ -s "out/tasks/$task/failure.json" ] || fail "no failure.json for $task"
+  [ ! -e "out/tasks/$task/result.json" ] || fail "a failed task has a result.json: $task"
+done
+size=$(stat -c %s out/tasks/floods/stdout.log)
+assert_eq "$size" 200000000 "flooded stdout size"
+rss=$(tail -n 1 rss.txt)
+[ "$rss" -lt 100000 ] || fail "benchmatrix grew to ${rss} KiB while a task flooded 200 MB"
+python3 - out/tasks/hangs/failure.json <<'PY'
+import json, sys
+failure = json.load(open(sys.argv[1]))
+run = failure["runs"][0]
+assert failure["status"] == "failed"
+assert run["timed_out"] is True and run["signal"] == 15, run
+assert run["wall_time"] < 10, run
+PY
+rm -f out/tasks/floods/stdout.log
+
+# A direct argv whose program does not exist fails to start, with the reason.
+cat >missing.yaml <<'YAML'
+name: missing
+command: ["/nonexistent/benchmark", "--n", "{n}"]
+matrix: {n: [1]}
+YAML
+run_bm 1 run missing.yaml --out out-missing
+assert_contains out.txt "could not start"
+
+# Re-running retries only the failed tasks.
+run_bm 1 run failures.yaml --out out
+assert_contains out.txt "2 tasks already done, skipped"
+assert_contains out.txt "Running 5 tasks"
+assert_eq "$(count_events out task-started)" 12 "task starts after the re-run"
+
+# --retries re-attempts within the run.
+run_bm 1 run failures.yaml --out out --filter case=exits --retries 2
+assert_contains out.txt "(attempt 1 failed, retrying)"
+assert_contains out.txt "(attempt 2 failed, retrying)"
+assert_eq "$(grep -c "case=exits" out.txt)" 4 "lines about the retried task"
+echo "failures_test: ok"
