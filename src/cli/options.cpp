@@ -29,6 +29,18 @@ void add_run_options(CLI::App& command, RunOptions& options) {
   command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
 }
 
+void add_analysis_options(CLI::App& command, AnalysisOptions& options, bool baseline) {
+  if (baseline) {
+    command.add_option("--baseline", options.baseline, "Compare every value of an axis with this one: axis=value");
+  }
+  command.add_option("--metric", options.metric, "Metric to compare (default: the tasks' first own metric)");
+  command.add_option("--threshold", options.threshold, "Smallest difference that matters, e.g. 2% (default) or 0.05");
+  command.add_option("--correction", options.correction, "holm (default), bonferroni, bh or none");
+  command.add_option("--confidence", options.confidence, "Confidence level, default 0.95")
+      ->check(CLI::Range(0.5, 0.9999));
+  command.add_flag("--remove-outliers", options.remove_outliers, "Drop flagged outliers before comparing");
+}
+
 } // namespace
 
 std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
@@ -62,6 +74,17 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   add_run_options(*exec, out.run);
   exec->add_option("command", out.exec.command, "The command, after --")->required();
 
+  auto* report = app.add_subcommand("report", "Recompute statistics and reports from a results folder, running "
+                                               "nothing");
+  report->add_option("out", out.report.out, "Results folder")->required();
+  add_analysis_options(*report, out.report.analysis, true);
+
+  auto* compare = app.add_subcommand("compare", "Compare two results folders task by task; exit 3 when NEW is "
+                                                "significantly and practically worse than BASE");
+  compare->add_option("base", out.compare.base, "Results folder of the baseline")->required();
+  compare->add_option("new", out.compare.candidate, "Results folder to check")->required();
+  add_analysis_options(*compare, out.compare.analysis, false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -78,6 +101,10 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
     out.command = CommandLine::Command::Topology;
   } else if (exec->parsed()) {
     out.command = CommandLine::Command::Exec;
+  } else if (report->parsed()) {
+    out.command = CommandLine::Command::Report;
+  } else if (compare->parsed()) {
+    out.command = CommandLine::Command::Compare;
   }
   return std::nullopt;
 }

@@ -48,15 +48,38 @@ struct ExecOptions {
   std::vector<std::string> command;
 };
 
+// Overrides of the analysis settings for `report` and `compare`.
+struct AnalysisOptions {
+  std::optional<std::string> baseline;    // axis=value
+  std::optional<std::string> metric;
+  std::optional<std::string> threshold;   // 0.05 or 5%
+  std::optional<std::string> correction;
+  std::optional<double> confidence;
+  bool remove_outliers = false;
+};
+
+struct ReportOptions {
+  std::string out;
+  AnalysisOptions analysis;
+};
+
+struct CompareOptions {
+  std::string base;
+  std::string candidate;
+  AnalysisOptions analysis;
+};
+
 // The parsed command line: which command, and its options.
 struct CommandLine {
-  enum class Command { None, Run, List, Topology, Exec };
+  enum class Command { None, Run, List, Topology, Exec, Report, Compare };
   Command command = Command::None;
   std::string config;
   RunOptions run;
   ListOptions list;
   TopologyOptions topology;
   ExecOptions exec;
+  ReportOptions report;
+  CompareOptions compare;
 };
 
 // Parses argv with CLI11. Returns the exit code to end with when parsing alone decides it

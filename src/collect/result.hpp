@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -48,6 +49,9 @@ struct TaskOutcome {
   std::vector<RunRecord> runs;    // every process, in order
   std::map<std::string, MetricInfo> metric_info;  // for the task's own metrics
   std::vector<std::string> warnings;
+  std::string repetition;         // adaptive repetition: why it stopped where it did
+  std::uint64_t interleave_seed = 0;
+  std::vector<std::vector<std::string>> interleaved_rounds;  // task ids per round, in run order
 };
 
 } // namespace bm

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <algorithm>
+
 namespace bm {
 
 std::string to_string(Priority priority) {
@@ -35,6 +37,10 @@ void TaskSettings::overlay(const TaskSettings& other) {
   };
   take(warmup, other.warmup);
   take(runs, other.runs);
+  take(min_runs, other.min_runs);
+  take(max_runs, other.max_runs);
+  take(target_rel_ci, other.target_rel_ci);
+  take(cooldown, other.cooldown);
   take(timeout, other.timeout);
   take(kill_grace, other.kill_grace);
   take(retries, other.retries);
@@ -48,7 +54,14 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   ResolvedSettings resolved;
   resolved.warmup = settings.warmup.value_or(resolved.warmup);
   resolved.runs = settings.runs.value_or(resolved.runs);
+  if (settings.target_rel_ci) {
+    // Adaptive: runs becomes the cap; the defaults follow hyperfine's spirit (a few runs at least).
+    resolved.target_rel_ci = *settings.target_rel_ci;
+    resolved.min_runs = settings.min_runs.value_or(5);
+    resolved.runs = settings.max_runs.value_or(std::max(resolved.min_runs, settings.runs.value_or(100)));
+  }
   resolved.timeout = settings.timeout;
+  resolved.cooldown = settings.cooldown.value_or(resolved.cooldown);
   resolved.kill_grace = settings.kill_grace.value_or(resolved.kill_grace);
   resolved.retries = settings.retries.value_or(resolved.retries);
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
@@ -68,6 +81,43 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
     }
   }
   return resolved;
+}
+
+nlohmann::json AnalysisSettings::to_json() const {
+  nlohmann::json json = {{"metric", metric},
+                         {"confidence", confidence},
+                         {"threshold", threshold},
+                         {"correction", correction},
+                         {"remove_outliers", remove_outliers},
+                         {"outlier_method", outlier_method},
+                         {"outlier_threshold", outlier_threshold},
+                         {"resamples", resamples},
+                         {"seed", seed}};
+  if (!baseline_axis.empty()) {
+    json["baseline"] = {{baseline_axis, baseline_value}};
+  }
+  return json;
+}
+
+AnalysisSettings AnalysisSettings::from_json(const nlohmann::json& json) {
+  AnalysisSettings settings;
+  if (!json.is_object()) {
+    return settings;
+  }
+  if (auto baseline = json.find("baseline"); baseline != json.end() && baseline->is_object() && !baseline->empty()) {
+    settings.baseline_axis = baseline->begin().key();
+    settings.baseline_value = baseline->begin().value().get<std::string>();
+  }
+  settings.metric = json.value("metric", settings.metric);
+  settings.confidence = json.value("confidence", settings.confidence);
+  settings.threshold = json.value("threshold", settings.threshold);
+  settings.correction = json.value("correction", settings.correction);
+  settings.remove_outliers = json.value("remove_outliers", settings.remove_outliers);
+  settings.outlier_method = json.value("outlier_method", settings.outlier_method);
+  settings.outlier_threshold = json.value("outlier_threshold", settings.outlier_threshold);
+  settings.resamples = json.value("resamples", settings.resamples);
+  settings.seed = json.value("seed", settings.seed);
+  return settings;
 }
 
 } // namespace bm

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "util/error.hpp"
 
 namespace bm {
@@ -24,6 +26,12 @@ using EnvList = std::vector<std::pair<std::string, std::string>>;
 struct TaskSettings {
   std::optional<int> warmup;
   std::optional<int> runs;
+  // Adaptive repetition: at least min_runs, at most max_runs, stopping once the confidence
+  // interval of the median is narrower than target_rel_ci (relative half-width).
+  std::optional<int> min_runs;
+  std::optional<int> max_runs;
+  std::optional<double> target_rel_ci;
+  std::optional<std::chrono::nanoseconds> cooldown;  // pause before each run after the first
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<std::chrono::nanoseconds> kill_grace;
   std::optional<int> retries;
@@ -39,7 +47,10 @@ struct TaskSettings {
 // The fully resolved settings of one task, after defaults and overrides.
 struct ResolvedSettings {
   int warmup = 0;
-  int runs = 1;
+  int runs = 1;                 // fixed runs, or the adaptive maximum
+  int min_runs = 0;             // > 0: adaptive mode, runs is then the maximum
+  double target_rel_ci = 0;
+  std::chrono::nanoseconds cooldown{0};
   std::optional<std::chrono::nanoseconds> timeout;
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};
   int retries = 0;
@@ -93,6 +104,25 @@ struct ResourceSettings {
   int per_gpu = 1;
 };
 
+// How results are analysed (config `analysis:`); `benchmatrix report` reads it back from plan.json.
+struct AnalysisSettings {
+  std::string baseline_axis;                // empty: no comparisons
+  std::string baseline_value;
+  SourceLocation baseline_location;         // for errors: the baseline must name an axis value
+  std::string metric;                       // empty: the tasks' first own metric, else wall_time
+  double confidence = 0.95;
+  double threshold = 0.02;                  // smallest relative difference that matters
+  std::string correction = "holm";          // holm, bonferroni, bh, none
+  bool remove_outliers = false;
+  std::string outlier_method = "modified_z";  // iqr, modified_z, z
+  double outlier_threshold = 0;             // 0: the method's default (1.5, 3.5, 3.0)
+  int resamples = 2000;                     // bootstrap resamples
+  std::uint64_t seed = 1;                   // bootstrap seed
+
+  nlohmann::json to_json() const;
+  static AnalysisSettings from_json(const nlohmann::json& json);  // missing keys keep defaults
+};
+
 struct Config {
   std::string file;                         // as given by the user
   std::string directory;                    // absolute directory of the config file
@@ -107,9 +137,13 @@ struct Config {
   TaskSettings defaults;                    // top-level repeat:, task:, env:
   ResourceSettings resources;
   std::vector<std::string> parallel_names;  // seed 002's `parallel`: one name per slot
+  // repeat.interleave: the measured runs of the variants compared with one baseline run in
+  // rounds of one run each, in an order shuffled per round from this seed.
+  bool interleave = false;
+  std::uint64_t interleave_seed = 1;
   std::string executor = "local";
   std::vector<std::string> reports;
-  std::string analysis_json;                // kept for the statistics stage, validated there
+  AnalysisSettings analysis;
   std::string text_hash;                    // hash of the config's bytes, for plan.json
 };
 

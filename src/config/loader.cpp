@@ -225,16 +225,121 @@ public:
     return result;
   }
 
-  // repeat: {warmup, runs}
-  void repeat(const YAML::Node& node, const std::string& what, TaskSettings& settings) const {
-    for (const auto& [key, value] : entries(node, what, {"warmup", "runs"})) {
+  // A real number in [min, max]; "2%" means 0.02 when `percent` is allowed.
+  double number(const YAML::Node& node, const std::string& what, double min, double max, bool percent) const {
+    std::string expectation = percent ? fmt::format("a fraction from {} to {} (e.g. 0.02 or 2%)", min, max)
+                                      : fmt::format("a number from {} to {}", min, max);
+    if (!node.IsScalar()) {
+      expected(node, what, expectation);
+    }
+    std::string text = node.Scalar();
+    double scale = 1;
+    if (percent && !text.empty() && text.back() == '%') {
+      text.pop_back();
+      scale = 0.01;
+    }
+    double value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+      expected(node, what, expectation);
+    }
+    value *= scale;
+    if (value < min || value > max) {
+      expected(node, what, expectation);
+    }
+    return value;
+  }
+
+  // repeat: {warmup, runs} or adaptive {min_runs, max_runs, target_rel_ci}
+  void repeat(const YAML::Node& node, const std::string& what, TaskSettings& settings, Config* top = nullptr) const {
+    std::vector<std::string> keys = {"warmup", "runs", "min_runs", "max_runs", "target_rel_ci", "cooldown"};
+    if (top != nullptr) {
+      keys.insert(keys.end(), {"interleave", "seed"});  // run-wide: not per axis value
+    }
+    for (const auto& [key, value] : entries(node, what, keys)) {
       const std::string& name = key.Scalar();
-      if (name == "warmup") {
-        settings.warmup = static_cast<int>(integer(value, what + ".warmup", 0, k_max_count));
+      std::string field = what + "." + name;
+      if (name == "interleave") {
+        top->interleave = boolean(value, field);
+      } else if (name == "seed") {
+        top->interleave_seed = static_cast<std::uint64_t>(integer(value, field, 0, 1LL << 62));
+      } else if (name == "warmup") {
+        settings.warmup = static_cast<int>(integer(value, field, 0, k_max_count));
+      } else if (name == "runs") {
+        settings.runs = static_cast<int>(integer(value, field, 1, k_max_count));
+      } else if (name == "min_runs") {
+        settings.min_runs = static_cast<int>(integer(value, field, 2, k_max_count));
+      } else if (name == "max_runs") {
+        settings.max_runs = static_cast<int>(integer(value, field, 2, k_max_count));
+      } else if (name == "cooldown") {
+        settings.cooldown = duration(value, field);
       } else {
-        settings.runs = static_cast<int>(integer(value, what + ".runs", 1, k_max_count));
+        settings.target_rel_ci = number(value, field, 0.0001, 1, true);
       }
     }
+    if ((settings.min_runs || settings.max_runs) && !settings.target_rel_ci) {
+      fail(node, what + ": min_runs and max_runs belong to adaptive repetition; add target_rel_ci (e.g. 2%)");
+    }
+    if (settings.min_runs && settings.max_runs && *settings.min_runs > *settings.max_runs) {
+      fail(node, fmt::format("{}: min_runs ({}) is larger than max_runs ({})", what, *settings.min_runs,
+                             *settings.max_runs));
+    }
+  }
+
+  AnalysisSettings analysis(const YAML::Node& node) const {
+    AnalysisSettings settings;
+    for (const auto& [key, value] : entries(node, "analysis",
+                                            {"baseline", "metric", "confidence", "threshold", "correction",
+                                             "outliers", "bootstrap"})) {
+      const std::string& name = key.Scalar();
+      std::string what = "analysis." + name;
+      if (name == "baseline") {
+        auto pairs = entries(value, what, {});
+        if (pairs.size() != 1) {
+          expected(value, what, "one axis and its baseline value, e.g. {algo: std_sort}");
+        }
+        settings.baseline_axis = pairs[0].first.Scalar();
+        settings.baseline_value = scalar(pairs[0].second, what + "." + settings.baseline_axis);
+        settings.baseline_location = where(pairs[0].first);
+      } else if (name == "metric") {
+        settings.metric = this->name(value, what);
+      } else if (name == "confidence") {
+        settings.confidence = number(value, what, 0.5, 0.9999, true);
+      } else if (name == "threshold") {
+        settings.threshold = number(value, what, 0, 10, true);
+      } else if (name == "correction") {
+        settings.correction = scalar(value, what);
+        static const std::vector<std::string> k_corrections = {"holm", "bonferroni", "bh", "benjamini-hochberg",
+                                                                "fdr", "none"};
+        if (std::find(k_corrections.begin(), k_corrections.end(), settings.correction) == k_corrections.end()) {
+          expected(value, what, "holm, bonferroni, bh or none");
+        }
+      } else if (name == "outliers") {
+        for (const auto& [okey, ovalue] : entries(value, what, {"remove", "method", "threshold"})) {
+          std::string field = what + "." + okey.Scalar();
+          if (okey.Scalar() == "remove") {
+            settings.remove_outliers = boolean(ovalue, field);
+          } else if (okey.Scalar() == "method") {
+            settings.outlier_method = scalar(ovalue, field);
+            if (settings.outlier_method != "iqr" && settings.outlier_method != "modified_z" &&
+                settings.outlier_method != "z") {
+              expected(ovalue, field, "iqr, modified_z or z");
+            }
+          } else {
+            settings.outlier_threshold = number(ovalue, field, 0.1, 100, false);
+          }
+        }
+      } else {
+        for (const auto& [bkey, bvalue] : entries(value, what, {"resamples", "seed"})) {
+          if (bkey.Scalar() == "resamples") {
+            settings.resamples = static_cast<int>(integer(bvalue, what + ".resamples", 100, 1'000'000));
+          } else {
+            settings.seed = static_cast<std::uint64_t>(integer(bvalue, what + ".seed", 0, 1LL << 62));
+          }
+        }
+      }
+    }
+    return settings;
   }
 
   // task: {timeout, kill_grace, retries, cpus, gpus, priority}
@@ -514,7 +619,7 @@ public:
       } else if (field == "exclude") {
         config.exclude = combinations(value, "exclude");
       } else if (field == "repeat") {
-        repeat(value, "repeat", config.defaults);
+        repeat(value, "repeat", config.defaults, &config);
       } else if (field == "task") {
         task(value, "task", config.defaults);
       } else if (field == "resources") {
@@ -543,8 +648,12 @@ public:
           config.reports.push_back(format);
         }
       } else if (field == "analysis") {
-        config.analysis_json = to_json(value, 0).dump();
+        config.analysis = analysis(value);
       }
+    }
+    if (config.interleave && config.analysis.baseline_axis.empty()) {
+      fail(root["repeat"], "repeat.interleave: interleaving alternates the variants compared with a baseline; set "
+                           "analysis.baseline (e.g. {algo: std_sort})");
     }
     if (!root["name"]) {
       fail(root, "config: `name` is missing (it names the run and the default output folder results/<name>)");

@@ -56,7 +56,8 @@ analysis: {baseline: {algo: std_sort}}
   EXPECT_EQ(config.resources.per_gpu, 2);
   EXPECT_EQ(config.exclude.size(), 1u);
   EXPECT_EQ(config.include.size(), 1u);
-  EXPECT_NE(config.analysis_json.find("baseline"), std::string::npos);
+  EXPECT_EQ(config.analysis.baseline_axis, "algo");
+  EXPECT_EQ(config.analysis.baseline_value, "std_sort");
 }
 
 TEST(Loader, AcceptsJson) {

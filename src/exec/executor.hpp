@@ -21,6 +21,7 @@ struct ProcessSpec {
   std::vector<int> cpus;             // pin to these logical CPUs before exec; empty: not pinned
   std::optional<std::chrono::nanoseconds> timeout;  // wall-clock limit of this process
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};  // TERM -> KILL delay on timeout/interrupt
+  std::chrono::nanoseconds start_delay{0};  // cool-down: start no sooner than this after start()
 };
 
 // How one process ended. Exactly one of: spawn failed (start_error set), exited (exit_code), or
@@ -41,7 +42,7 @@ struct ProcessResult {
   long max_rss_kib = 0;              // peak resident set size, KiB
 
   bool succeeded() const { return start_error.empty() && exit_code == 0 && !timed_out && !interrupted; }
-  std::string describe() const;      // "exit code 3", "killed by SIGSEGV", "timed out after 2.0s", ...
+  std::string describe() const;      // "exit code 3", "killed by signal 11 (SIGSEGV)", "timed out after 2.0s", ...
 };
 
 // What ended the wait: a process, or an interrupt request from the user (SIGINT/SIGTERM/SIGHUP).

@@ -372,8 +372,29 @@ LocalExecutor::~LocalExecutor() {
 }
 
 void LocalExecutor::start(const ProcessSpec& spec) {
-  Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get());
   ++m_unreturned;
+  if (spec.start_delay.count() > 0) {
+    // A cool-down is a deadline like any other: wait() starts the process when it is due.
+    m_delayed.emplace_back(Clock::now() + spec.start_delay, spec);
+    return;
+  }
+  start_now(spec);
+}
+
+void LocalExecutor::start_due(Clock::time_point now) {
+  for (std::size_t i = 0; i < m_delayed.size();) {
+    if (m_delayed[i].first <= now) {
+      ProcessSpec spec = std::move(m_delayed[i].second);
+      m_delayed.erase(m_delayed.begin() + static_cast<long>(i));
+      start_now(spec);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void LocalExecutor::start_now(const ProcessSpec& spec) {
+  Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get());
   if (!spawned.error.empty()) {
     queue_start_failure(spec.token, std::move(spawned.error));
     return;
@@ -413,9 +434,13 @@ ExecutorEvent LocalExecutor::wait() {
       return event;
     }
     Clock::time_point now = Clock::now();
+    start_due(now);
+    if (!m_ready.empty()) {
+      continue;  // a delayed start failed at once
+    }
     enforce_deadlines(now);
     // With nothing running, only an interrupt can end the wait: it must be able to arrive.
-    BM_ASSERT(!m_children.empty() || is_blocked(SIGINT));
+    BM_ASSERT(!m_children.empty() || !m_delayed.empty() || is_blocked(SIGINT));
     epoll_event events[k_max_events];
     int count = ::epoll_wait(m_epoll.get(), events, k_max_events, epoll_timeout_ms(now));
     if (count < 0) {
@@ -437,6 +462,15 @@ ExecutorEvent LocalExecutor::wait() {
 
 void LocalExecutor::terminate_all(int signal) {
   Clock::time_point now = Clock::now();
+  // Processes still in their cool-down never start: they end here, interrupted.
+  for (auto& [due, spec] : m_delayed) {
+    ExecutorEvent event;
+    event.result.token = spec.token;
+    event.result.interrupted = true;
+    event.result.started = event.result.ended = now;
+    m_ready.push_back(std::move(event));
+  }
+  m_delayed.clear();
   for (auto& [pid, child] : m_children) {
     if (has_exited(pid)) {
       continue;  // it ended on its own; wait() reports it as it was
@@ -554,6 +588,11 @@ void LocalExecutor::enforce_deadlines(Clock::time_point now) {
 
 int LocalExecutor::epoll_timeout_ms(Clock::time_point now) const {
   std::optional<Clock::time_point> nearest;
+  for (const auto& [due, spec] : m_delayed) {
+    if (!nearest || due < *nearest) {
+      nearest = due;
+    }
+  }
   for (const auto& [pid, child] : m_children) {
     for (const auto& deadline : {child.terminate_at, child.kill_at}) {
       if (deadline && (!nearest || *deadline < *nearest)) {

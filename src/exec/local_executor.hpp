@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <utility>
+#include <vector>
 #include <optional>
 #include <signal.h>
 #include <sys/types.h>
@@ -56,6 +58,8 @@ private:
     bool interrupted = false;
   };
 
+  void start_now(const ProcessSpec& spec);
+  void start_due(Clock::time_point now);
   void queue_start_failure(std::uint64_t token, std::string message);
   void read_signals(Clock::time_point seen);
   void finish_if_exited(pid_t pid, Clock::time_point seen);
@@ -68,6 +72,7 @@ private:
   UniqueFd m_signals;   // signalfd: interrupts, and SIGCHLD under ExitWatch::Sigchld
   UniqueFd m_dev_null;  // stdin of every child, and its output when no path is given
   std::map<pid_t, Child> m_children;
+  std::vector<std::pair<Clock::time_point, ProcessSpec>> m_delayed;  // cool-downs: started when due
   std::deque<ExecutorEvent> m_ready;  // seen but not yet returned; at most one per child and signal read
   std::size_t m_unreturned = 0;       // started, end not yet returned by wait()
 };

@@ -409,6 +409,36 @@ TEST_P(LocalExecutorTest, TerminateAllEndsEveryRunningProcess) {
   EXPECT_EQ(m_executor->running(), 0U);
 }
 
+TEST_P(LocalExecutorTest, StartDelayPostponesTheStartWithoutBlocking) {
+  ProcessSpec delayed = spec({"true"});
+  delayed.token = 1;
+  delayed.start_delay = 300ms;
+  Clock::time_point asked = Clock::now();
+  m_executor->start(delayed);
+  ProcessSpec now = spec({"true"});
+  now.token = 2;
+  m_executor->start(now);
+  EXPECT_EQ(m_executor->running(), 2U);
+  ProcessResult first = wait_for_end();
+  EXPECT_EQ(first.token, 2U);  // the undelayed one is not held up behind the cool-down
+  ProcessResult second = wait_for_end();
+  EXPECT_EQ(second.token, 1U);
+  EXPECT_EQ(second.exit_code, 0);
+  EXPECT_GE(second.started - asked, 300ms);
+  EXPECT_LT(second.wall_seconds, k_generous_seconds);
+}
+
+TEST_P(LocalExecutorTest, TerminateAllCancelsDelayedStarts) {
+  ProcessSpec delayed = spec({"touch", path("started")});
+  delayed.start_delay = 30s;
+  m_executor->start(delayed);
+  m_executor->terminate_all(SIGTERM);
+  ProcessResult result = wait_for_end();
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_FALSE(std::filesystem::exists(path("started")));
+  EXPECT_EQ(m_executor->running(), 0U);
+}
+
 TEST_P(LocalExecutorTest, TerminateAllEscalatesToKillAfterTheGrace) {
   ProcessSpec process = shell("trap '' TERM; echo ready > " + path("ready") + "; sleep 30");
   process.kill_grace = 200ms;

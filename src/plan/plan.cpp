@@ -73,6 +73,7 @@ Plan Plan::build(const Config& config) {
   plan.m_templates.setup = parse_words(plan.m_config->setup);
   plan.m_templates.teardown = parse_words(plan.m_config->teardown);
   plan.check_placeholders();
+  plan.check_baseline();
   plan.expand();
   plan.apply_exclude();
   plan.apply_include();
@@ -150,6 +151,27 @@ void Plan::check_placeholders() const {
       check(word);
     }
   }
+}
+
+void Plan::check_baseline() const {
+  const AnalysisSettings& analysis = m_config->analysis;
+  if (analysis.baseline_axis.empty()) {
+    return;
+  }
+  std::vector<int> ids = axes_named(analysis.baseline_axis);
+  if (ids.empty()) {
+    throw UserError(analysis.baseline_location, fmt::format("analysis.baseline: there is no axis '{}' (axes: {})",
+                                                            analysis.baseline_axis, join(axis_names(), ", ")));
+  }
+  for (int id : ids) {
+    for (const auto* value : m_axes[static_cast<size_t>(id)].values) {
+      if (value->name == analysis.baseline_value) {
+        return;
+      }
+    }
+  }
+  throw UserError(analysis.baseline_location, fmt::format("analysis.baseline: the axis '{}' has no value '{}'",
+                                                          analysis.baseline_axis, analysis.baseline_value));
 }
 
 void Plan::expand() {
@@ -346,6 +368,12 @@ void Plan::finish() {
     hasher.add_u64(static_cast<std::uint64_t>(settings.runs));
     hasher.add_u64(static_cast<std::uint64_t>(settings.cpus));
     hasher.add_u64(static_cast<std::uint64_t>(settings.gpus));
+    if (settings.cooldown.count() > 0) {
+      hasher.add_field(fmt::format("cooldown {}", settings.cooldown.count()));
+    }
+    if (settings.min_runs > 0) {
+      hasher.add_field(fmt::format("adaptive {} {:.17g}", settings.min_runs, settings.target_rel_ci));
+    }
     m_spec_hashes[task] = hasher.digest();
   }
 }

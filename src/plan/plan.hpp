@@ -84,6 +84,7 @@ private:
   void apply_exclude();
   void apply_include();
   void check_placeholders() const;
+  void check_baseline() const;
   void finish();
   const std::uint32_t* cells(std::size_t task) const { return m_cells.data() + task * m_axes.size(); }
   std::string render_value(std::size_t task, const std::string& axis, const std::string& field,

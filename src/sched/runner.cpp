@@ -1,8 +1,8 @@
 #include "sched/runner.hpp"
 
+#include <algorithm>
 #include <csignal>
-
-#include "util/clock.hpp"
+#include <map>
 
 namespace bm {
 
@@ -14,9 +14,7 @@ Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool&
 RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary) {
   m_summary = std::move(summary);
   auto started = std::chrono::steady_clock::now();
-  for (std::size_t task : tasks) {
-    m_scheduler.submit(task, m_plan.priority(task));
-  }
+  submit_all(tasks);
   // The loop: fill free capacity, wait for one event, repeat. Every decision happens in fill()
   // and in the handlers; wait() is the only place the program blocks.
   for (;;) {
@@ -34,53 +32,116 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
     }
     m_store.commit();
   }
-  m_summary.not_started = m_scheduler.drain().size();
+  for (const QueuedTask& queued : m_scheduler.drain()) {
+    m_summary.not_started += queued.group == QueuedTask::k_single ? 1 : m_groups[queued.group].size();
+  }
   m_summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   m_summary.was_interrupted = m_interrupts > 0;
   return m_summary;
 }
 
+void Runner::submit_all(const std::vector<std::size_t>& tasks) {
+  const Config& config = m_plan.config();
+  if (!config.interleave) {
+    for (std::size_t task : tasks) {
+      m_scheduler.submit(task, m_plan.priority(task));
+    }
+    return;
+  }
+  // The variants compared with one baseline share every other axis value: they form a group
+  // that runs interleaved in one slot. Tasks without the baseline axis run alone.
+  const std::string& axis = config.analysis.baseline_axis;
+  std::map<std::string, std::vector<std::size_t>> groups;
+  std::vector<std::pair<std::string, std::size_t>> order;  // group key or single task, in plan order
+  for (std::size_t task : tasks) {
+    std::string key;
+    bool has_axis = false;
+    for (const auto& [name, value] : m_plan.assignment(task)) {
+      if (name == axis) {
+        has_axis = true;
+      } else {
+        key += name + '\x1f' + value->name + '\x1e';
+      }
+    }
+    if (!has_axis) {
+      order.emplace_back(std::string(), task);
+      continue;
+    }
+    if (groups[key].empty()) {
+      order.emplace_back(key, task);
+    }
+    groups[key].push_back(task);
+  }
+  for (const auto& [key, first] : order) {
+    const auto& members = key.empty() ? std::vector<std::size_t>{first} : groups[key];
+    if (members.size() == 1) {
+      m_scheduler.submit(first, m_plan.priority(first));
+      continue;
+    }
+    Priority priority = Priority::Low;
+    for (std::size_t task : members) {
+      priority = std::min(priority, m_plan.priority(task));
+    }
+    m_scheduler.submit(first, priority, 1, static_cast<std::uint32_t>(m_groups.size()));
+    m_groups.push_back(members);
+  }
+}
+
 void Runner::fill() {
   while (auto next = m_scheduler.peek()) {
-    ResolvedSettings settings = m_plan.settings(next->task);
-    auto lease = m_pool.acquire({settings.cpus, settings.gpus});
+    std::vector<std::size_t> tasks =
+        next->group == QueuedTask::k_single ? std::vector<std::size_t>{next->task} : m_groups[next->group];
+    ResourceRequest request{0, 0};
+    for (std::size_t task : tasks) {
+      ResolvedSettings settings = m_plan.settings(task);
+      request.cpus = std::max(request.cpus, settings.cpus);
+      request.gpus = std::max(request.gpus, settings.gpus);
+    }
+    auto lease = m_pool.acquire(request);
     if (!lease) {
       return;  // strict order: wait for resources rather than let later tasks jump ahead
     }
     m_scheduler.pop();
     std::string slot = m_pool.slot_name(lease->slot);
-    m_store.begin_task(m_plan, next->task, next->attempt, slot, lease->cpus, lease->gpus);
-    m_status.task_started(m_plan, next->task, *lease, next->attempt);
-    auto attempt = std::make_unique<TaskAttempt>(m_plan, next->task, next->attempt, *lease, slot,
-                                                 m_store.task_dir(m_plan, next->task), m_options.attempt);
-    ++m_summary.attempts;
-    start_next_process(std::move(attempt));
+    std::vector<std::unique_ptr<TaskAttempt>> attempts;
+    for (std::size_t task : tasks) {
+      m_store.begin_task(m_plan, task, next->attempt, slot, lease->cpus, lease->gpus);
+      m_status.task_started(m_plan, task, *lease, next->attempt);
+      attempts.push_back(std::make_unique<TaskAttempt>(m_plan, task, next->attempt, *lease, slot,
+                                                       m_store.task_dir(m_plan, task), m_options.attempt));
+      ++m_summary.attempts;
+    }
+    advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed));
   }
 }
 
-void Runner::start_next_process(std::unique_ptr<TaskAttempt> attempt) {
-  std::uint64_t token = m_next_token++;
-  std::optional<ProcessSpec> spec = attempt->next_process(token);
-  if (!spec) {
+void Runner::advance(std::unique_ptr<AttemptGroup> group) {
+  for (auto& attempt : group->take_finished()) {
     finish_attempt(std::move(attempt));
+  }
+  std::uint64_t token = m_next_token++;
+  auto next = group->next_process(token);
+  if (!next) {
+    BM_ASSERT(group->empty());
+    m_pool.release(group->lease());
     return;
   }
-  m_executor.start(*spec);
+  m_executor.start(next->second);
   ++m_summary.processes;
-  m_running.emplace(token, std::move(attempt));
+  m_running.emplace(token, Running{std::move(group), next->first});
 }
 
 void Runner::on_process_ended(const ProcessResult& result) {
   auto found = m_running.find(result.token);
   BM_ASSERT(found != m_running.end());
-  std::unique_ptr<TaskAttempt> attempt = std::move(found->second);
+  Running running = std::move(found->second);
   m_running.erase(found);
-  attempt->process_ended(result);
+  running.group->process_ended(running.attempt, result);
   if (m_interrupts > 0) {
-    // The process ended on its own after an interrupt: start nothing more for this task.
-    attempt->stop();
+    // The run is being interrupted: start nothing more for these tasks.
+    running.group->stop();
   }
-  start_next_process(std::move(attempt));
+  advance(std::move(running.group));
 }
 
 void Runner::on_interrupt(int signal) {
@@ -94,14 +155,13 @@ void Runner::on_interrupt(int signal) {
 
 void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   TaskOutcome outcome = attempt->take_outcome();
-  m_pool.release(attempt->lease());
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
   bool will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;
   m_store.finish_task(m_plan, outcome, m_options.context);
   m_status.task_finished(m_plan, outcome, m_store.task_dir(m_plan, outcome.task), will_retry);
   if (will_retry) {
-    m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);
+    m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);  // alone, not interleaved
     return;
   }
   switch (outcome.status) {

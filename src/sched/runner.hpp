@@ -9,8 +9,8 @@
 #include "exec/executor.hpp"
 #include "report/status.hpp"
 #include "resources/pool.hpp"
+#include "sched/attempt_group.hpp"
 #include "sched/scheduler.hpp"
-#include "sched/task_attempt.hpp"
 #include "store/store.hpp"
 
 namespace bm {
@@ -22,8 +22,8 @@ struct RunnerOptions {
 };
 
 // Runs the selected tasks: the one loop of benchmatrix. It asks the scheduler what is next, the
-// pool for resources, the executor to start processes, and hands every end to the task's
-// attempt, the store and the status. It prints nothing itself.
+// pool for resources, the executor to start processes, and hands every end to the attempts, the
+// store and the status. It prints nothing itself.
 class Runner {
 public:
   Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
@@ -33,8 +33,14 @@ public:
   RunSummary run(const std::vector<std::size_t>& tasks, RunSummary summary);
 
 private:
+  struct Running {
+    std::unique_ptr<AttemptGroup> group;
+    std::size_t attempt = 0;  // which of the group's attempts the process belongs to
+  };
+
+  void submit_all(const std::vector<std::size_t>& tasks);
   void fill();
-  void start_next_process(std::unique_ptr<TaskAttempt> attempt);
+  void advance(std::unique_ptr<AttemptGroup> group);
   void on_process_ended(const ProcessResult& result);
   void on_interrupt(int signal);
   void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
@@ -46,7 +52,8 @@ private:
   Status& m_status;
   RunnerOptions m_options;
   Scheduler m_scheduler;
-  std::unordered_map<std::uint64_t, std::unique_ptr<TaskAttempt>> m_running;  // by process token
+  std::vector<std::vector<std::size_t>> m_groups;     // interleaved groups, by QueuedTask::group
+  std::unordered_map<std::uint64_t, Running> m_running;  // by process token
   std::uint64_t m_next_token = 1;
   int m_interrupts = 0;
   RunSummary m_summary;

@@ -231,6 +231,92 @@ TEST(Runner, InterruptStopsStartingAndEndsRunningTasksAsInterrupted) {
   EXPECT_EQ(f.store.state(f.plan, 0), TaskState::Pending);
 }
 
+TEST(Runner, InterleavesTheRunsOfComparedVariantsInSeededRounds) {
+  const char* yaml = "name: t\nsetup: [build, '{algo}']\ncommand: [bench, '{algo}', '{n}']\n"
+                     "matrix: {n: [1, 2], algo: [base, fast, slow]}\n"
+                     "repeat: {warmup: 1, runs: 4, interleave: true, seed: 7}\n"
+                     "analysis: {baseline: {algo: base}}\n";
+  Fixture f(yaml);
+  RunSummary summary = f.run();
+  EXPECT_EQ(summary.completed, 6u);
+  // Two groups (n=1, n=2) of three variants; each group's setups and warm-ups come first, then
+  // four rounds that each run every variant once, in a shuffled order.
+  ASSERT_EQ(f.executor.started.size(), 6u * (1 + 1 + 4));
+  std::vector<std::string> measured;
+  for (size_t i = 0; i < 18; ++i) {
+    const ProcessSpec& spec = f.executor.started[i];
+    EXPECT_EQ(spec.argv.back(), spec.argv[0] == "build" ? spec.argv[1] : "1");
+    if (env_value(spec, "BENCHMATRIX_PHASE") == "run") {
+      measured.push_back(spec.argv[1]);
+    } else {
+      EXPECT_LT(i, 6u) << "setup and warm-ups come first";
+    }
+  }
+  ASSERT_EQ(measured.size(), 12u);
+  for (size_t round = 0; round < 4; ++round) {
+    std::vector<std::string> block(measured.begin() + static_cast<long>(round * 3),
+                                   measured.begin() + static_cast<long>(round * 3 + 3));
+    std::sort(block.begin(), block.end());
+    EXPECT_EQ(block, (std::vector<std::string>{"base", "fast", "slow"})) << "round " << round;
+  }
+  EXPECT_NE(std::vector<std::string>(measured.begin(), measured.begin() + 3),
+            std::vector<std::string>(measured.begin() + 3, measured.begin() + 6))
+      << "rounds are shuffled (seed 7 gives different orders for the first two)";
+  auto result = nlohmann::json::parse(read_file(f.store.task_dir(f.plan, 0) / "result.json"));
+  EXPECT_EQ(result["interleaving"]["seed"], 7);
+  EXPECT_EQ(result["interleaving"]["rounds"].size(), 4u);
+
+  // The same seed gives the same order.
+  Fixture again(yaml);
+  again.run();
+  ASSERT_EQ(again.executor.started.size(), f.executor.started.size());
+  for (size_t i = 0; i < f.executor.started.size(); ++i) {
+    EXPECT_EQ(again.executor.started[i].argv, f.executor.started[i].argv);
+  }
+}
+
+TEST(Runner, AdaptiveRepetitionStopsWhenTheMedianIsPreciseEnough) {
+  Fixture f("name: t\ncommand: [bench]\nrepeat: {min_runs: 6, max_runs: 50, target_rel_ci: 5%}\n");
+  f.executor.behaviour = [](const ProcessSpec& spec) {
+    std::ofstream(env_value(spec, "BENCHMATRIX_RESULT_FILE"), std::ios::app)
+        << "{\"metric\": \"t\", \"value\": " << (100 + std::stoi(env_value(spec, "BENCHMATRIX_RUN")) % 3)
+        << "}\n";
+    ProcessResult result;
+    result.exit_code = 0;
+    return result;
+  };
+  f.run();
+  // 100..102: the order-statistic interval of the median is within 5% as soon as it exists.
+  EXPECT_EQ(f.executor.started.size(), 6u);
+  auto stored = nlohmann::json::parse(read_file(f.store.task_dir(f.plan, 0) / "result.json"));
+  EXPECT_NE(stored["repetition"].get<std::string>().find("stopped after 6 runs"), std::string::npos)
+      << stored["repetition"];
+
+  Fixture noisy("name: t\ncommand: [bench]\nrepeat: {min_runs: 3, max_runs: 12, target_rel_ci: 1%}\n");
+  noisy.executor.behaviour = [](const ProcessSpec& spec) {
+    int run = std::stoi(env_value(spec, "BENCHMATRIX_RUN"));
+    std::ofstream(env_value(spec, "BENCHMATRIX_RESULT_FILE"), std::ios::app)
+        << "{\"metric\": \"t\", \"value\": " << (run % 2 == 0 ? 10 : 1000) << "}\n";
+    ProcessResult result;
+    result.exit_code = 0;
+    return result;
+  };
+  noisy.run();
+  EXPECT_EQ(noisy.executor.started.size(), 12u);
+  auto capped = nlohmann::json::parse(read_file(noisy.store.task_dir(noisy.plan, 0) / "result.json"));
+  EXPECT_NE(capped["repetition"].get<std::string>().find("reached max_runs"), std::string::npos);
+}
+
+TEST(Runner, CooldownDelaysEveryMeasuredRunButTheFirst) {
+  Fixture f("name: t\nsetup: [make]\ncommand: [bench]\nrepeat: {warmup: 1, runs: 2, cooldown: 250ms}\n");
+  f.run();
+  ASSERT_EQ(f.executor.started.size(), 4u);
+  EXPECT_EQ(f.executor.started[0].start_delay.count(), 0);  // setup
+  EXPECT_EQ(f.executor.started[1].start_delay.count(), 0);  // first warm-up
+  EXPECT_EQ(f.executor.started[2].start_delay, std::chrono::nanoseconds(std::chrono::milliseconds(250)));
+  EXPECT_EQ(f.executor.started[3].start_delay, std::chrono::nanoseconds(std::chrono::milliseconds(250)));
+}
+
 TEST(Runner, TaskMetricsAreReadPerMeasuredRunOnly) {
   Fixture f("name: t\ncommand: [bench]\nrepeat: {warmup: 1, runs: 2}\n");
   f.executor.behaviour = [](const ProcessSpec& spec) {

@@ -4,8 +4,8 @@
 
 namespace bm {
 
-void Scheduler::submit(std::size_t task, Priority priority, int attempt) {
-  m_queues[static_cast<size_t>(priority)].push_back({task, attempt});
+void Scheduler::submit(std::size_t task, Priority priority, int attempt, std::uint32_t group) {
+  m_queues[static_cast<size_t>(priority)].push_back({task, attempt, group});
 }
 
 std::optional<QueuedTask> Scheduler::peek() const {

@@ -12,8 +12,10 @@ namespace bm {
 
 // One queued attempt of a task.
 struct QueuedTask {
+  static constexpr std::uint32_t k_single = 0xffffffff;
   std::size_t task = 0;
   int attempt = 1;
+  std::uint32_t group = k_single;  // an interleaved group of tasks (the runner's numbering)
 };
 
 // Decides what starts next: higher priority first, then submission order (plan order; a retry
@@ -22,7 +24,7 @@ struct QueuedTask {
 // never starved by small ones. Holds no descriptors and spawns nothing.
 class Scheduler {
 public:
-  void submit(std::size_t task, Priority priority, int attempt = 1);
+  void submit(std::size_t task, Priority priority, int attempt = 1, std::uint32_t group = QueuedTask::k_single);
 
   // The attempt that should start next, if any is waiting.
   std::optional<QueuedTask> peek() const;

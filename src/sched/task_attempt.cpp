@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "stats/descriptive.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -105,6 +106,11 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   spec.cpus = m_lease.cpus;
   spec.timeout = m_timeout;
   spec.kill_grace = m_settings.kill_grace;
+  bool measured = step.phase == Phase::Warmup || step.phase == Phase::Run;
+  bool first = m_next_step == 0 || (m_next_step == 1 && m_steps[0].phase == Phase::Setup);
+  if (measured && !first) {
+    spec.start_delay = m_settings.cooldown;  // lets the machine settle between runs (seed 001)
+  }
   m_running = true;
   return spec;
 }
@@ -202,10 +208,72 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
     m_next_step = step.phase == Phase::Teardown ? m_steps.size() : m_teardown_step;
   } else {
     ++m_next_step;
+    if (step.phase == Phase::Run && m_settings.min_runs > 0 && precise_enough(step.index)) {
+      m_next_step = m_teardown_step;
+    }
   }
   if (m_next_step >= m_steps.size()) {
     m_finished = true;
   }
+}
+
+bool TaskAttempt::precise_enough(int runs_done) {
+  // Adaptive repetition: the metric being compared decides (the configured one, else the
+  // task's first own metric, else wall time); the interval is the distribution-free one of the
+  // median, cheap enough to recompute after every run.
+  std::string metric = m_plan.config().analysis.metric;
+  std::vector<double> values;
+  for (const auto& run : m_outcome.runs) {
+    if (run.phase != Phase::Run) {
+      continue;
+    }
+    if (metric.empty() && !run.metrics.empty()) {
+      metric = run.metrics.front().first;
+    }
+  }
+  for (const auto& run : m_outcome.runs) {
+    if (run.phase != Phase::Run) {
+      continue;
+    }
+    if (metric.empty() || metric == k_metric_wall) {
+      values.push_back(run.wall_seconds);
+    }
+    for (const auto& [name, value] : run.metrics) {
+      if (name == metric) {
+        values.push_back(value);
+      }
+    }
+  }
+  std::sort(values.begin(), values.end());
+  std::string name = metric.empty() ? std::string(k_metric_wall) : metric;
+  if (values.empty()) {
+    return false;
+  }
+  double median = percentile(values, 50);
+  Interval interval = median_ci_order_statistics(values, 0.95);
+  double relative = interval.ok && median != 0 ? (interval.high - interval.low) / 2 / std::abs(median) : -1;
+  bool done = runs_done >= m_settings.min_runs && relative >= 0 && relative <= m_settings.target_rel_ci;
+  if (done || runs_done >= m_settings.runs) {
+    m_outcome.repetition =
+        relative >= 0 ? fmt::format("{} after {} runs: 95% CI of the median of {} is ±{:.2f}% (target {:.2f}%)",
+                                    done ? "stopped" : "reached max_runs", runs_done, name, relative * 100,
+                                    m_settings.target_rel_ci * 100)
+                      : fmt::format("reached max_runs ({}) without a defined interval of the median of {}", runs_done,
+                                    name);
+  }
+  return done;
+}
+
+std::optional<Phase> TaskAttempt::next_phase() const {
+  if (m_finished || m_next_step >= m_steps.size()) {
+    return std::nullopt;
+  }
+  return m_steps[m_next_step].phase;
+}
+
+void TaskAttempt::set_interleaving(std::uint64_t seed, std::vector<std::vector<std::string>> rounds) {
+  m_outcome.interleave_seed = seed;
+  m_outcome.interleaved_rounds = std::move(rounds);
 }
 
 void TaskAttempt::stop() {

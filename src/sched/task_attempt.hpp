@@ -36,8 +36,13 @@ public:
   void stop();
 
   bool finished() const { return m_finished; }
+  // The phase of the process next_process() would start; nullopt when the attempt is over.
+  std::optional<Phase> next_phase() const;
+  // Interleaving, for the record in result.json.
+  void set_interleaving(std::uint64_t seed, std::vector<std::vector<std::string>> rounds);
   const Lease& lease() const { return m_lease; }
   std::size_t task() const { return m_task; }
+  std::string task_id() const { return m_plan.task_id(m_task); }
   TaskOutcome take_outcome();
 
 private:
@@ -49,6 +54,7 @@ private:
   std::vector<std::string> environment(const Step& step) const;
   void collect_metrics(RunRecord& record);
   void fail(const Step& step, const RunRecord& record);
+  bool precise_enough(int runs_done);
 
   const Plan& m_plan;
   std::size_t m_task;

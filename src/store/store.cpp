@@ -216,6 +216,8 @@ nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
                          {"env", env},
                          {"warmup", settings.warmup},
                          {"runs", settings.runs},
+                         {"min_runs", settings.min_runs},
+                         {"target_rel_ci", settings.target_rel_ci},
                          {"cpus", settings.cpus},
                          {"gpus", settings.gpus},
                          {"retries", settings.retries},
@@ -267,6 +269,7 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
                               {"config_hash", plan.config().text_hash},
                               {"task_count", plan.size()},
                               {"axes", plan.axis_names()},
+                              {"analysis", plan.config().analysis.to_json()},
                               {"context", context},
                               {"tasks", tasks}};
   write_file_atomic(m_root / "plan.json", dump(plan_json));
@@ -323,6 +326,12 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   }
   if (!outcome.warnings.empty()) {
     result["warnings"] = outcome.warnings;
+  }
+  if (!outcome.repetition.empty()) {
+    result["repetition"] = outcome.repetition;
+  }
+  if (!outcome.interleaved_rounds.empty()) {
+    result["interleaving"] = {{"seed", outcome.interleave_seed}, {"rounds", outcome.interleaved_rounds}};
   }
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& run : outcome.runs) {

@@ -25,16 +25,16 @@ result = json.load(open(sys.argv[2]))
 assert result["status"] == "succeeded"
 runs = [r for r in result["runs"] if r["phase"] == "run"]
 warm = [r for r in result["runs"] if r["phase"] == "warmup"]
-assert len(runs) == 5 and len(warm) == 1, result["runs"]
-assert result["metrics"]["sort_time"]["n"] == 5
+assert len(runs) == 10 and len(warm) == 1, result["runs"]
+assert result["metrics"]["sort_time"]["n"] == 10
 assert result["metrics"]["throughput"]["direction"] == "higher"
 assert result["metrics"]["wall_time"]["median"] > 0
 assert result["metrics"]["max_rss"]["median"] > 0
 assert result["cpus"] == [1]
 PY
 lines=$(wc -l <out/tasks/std_sort/10000/random/samples.csv)
-# header + 5 runs x (4 own measurements + 2 reported metrics)
-assert_eq "$lines" 31 "samples.csv lines"
+# header + 10 runs x (4 own measurements + 2 reported metrics)
+assert_eq "$lines" 61 "samples.csv lines"
 
 # Resume: nothing left to do.
 run_bm 0 run sorting.yaml --filter 'n=10000' --out out
@@ -47,7 +47,7 @@ run_bm 0 list sorting.yaml --out out
 assert_contains out.txt "14 tasks (7 done, 7 pending)"
 
 # A changed spec makes a task stale; --force re-runs done ones.
-sed -i 's/runs: 5/runs: 2/' sorting.yaml
+sed -i 's/runs: 10/runs: 2/' sorting.yaml
 run_bm 0 list sorting.yaml --out out --filter 'algo=std_sort,n=10000'
 assert_contains out.txt "2 tasks (2 stale)"
 run_bm 0 run sorting.yaml --out out --filter 'algo=std_sort,n=10000,dist=random'

@@ -1,0 +1,158 @@
+#include "cli/command_support.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/options.hpp"
+#include "config/loader.hpp"
+#include "exec/local_executor.hpp"
+#include "exec/signals.hpp"
+#include "plan/filter.hpp"
+#include "plan/plan.hpp"
+#include "report/console_status.hpp"
+#include "report/reports.hpp"
+#include "stats/analysis.hpp"
+#include "store/results_reader.hpp"
+#include "resources/pool.hpp"
+#include "resources/topology.hpp"
+#include "sched/runner.hpp"
+#include "store/machine.hpp"
+#include "stats/correction.hpp"
+#include "store/store.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+extern char** environ;
+
+namespace bm {
+
+namespace {
+
+double parse_fraction(const std::string& text, const char* what) {
+  std::string number = text;
+  double scale = 1;
+  if (!number.empty() && number.back() == '%') {
+    number.pop_back();
+    scale = 0.01;
+  }
+  try {
+    size_t used = 0;
+    double value = std::stod(number, &used) * scale;
+    if (used == number.size() && value >= 0 && value <= 10) {
+      return value;
+    }
+  } catch (const std::exception&) {
+  }
+  throw UserError(fmt::format("{}: expected a fraction such as 0.02 or 2%, found '{}'", what, text));
+}
+
+AnalysisSettings apply_analysis_options(AnalysisSettings settings, const AnalysisOptions& options) {
+  if (options.baseline) {
+    size_t equals = options.baseline->find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == options.baseline->size()) {
+      throw UserError(fmt::format("--baseline: expected axis=value, found '{}'", *options.baseline));
+    }
+    settings.baseline_axis = options.baseline->substr(0, equals);
+    settings.baseline_value = options.baseline->substr(equals + 1);
+  }
+  if (options.metric) {
+    settings.metric = *options.metric;
+  }
+  if (options.threshold) {
+    settings.threshold = parse_fraction(*options.threshold, "--threshold");
+  }
+  if (options.correction) {
+    if (!parse_correction(*options.correction)) {
+      throw UserError(fmt::format("--correction: expected holm, bonferroni, bh or none, found '{}'",
+                                  *options.correction));
+    }
+    settings.correction = *options.correction;
+  }
+  if (options.confidence) {
+    settings.confidence = *options.confidence;
+  }
+  if (options.remove_outliers) {
+    settings.remove_outliers = true;
+  }
+  return settings;
+}
+
+void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& analysis) {
+  fmt::print(out, "\n{} ({} of {} tasks done):\n", analysis.metric, tree.tasks.size(), tree.planned);
+  std::size_t width = 4;
+  for (const auto& task : tree.tasks) {
+    width = std::max(width, task.label().size());
+  }
+  fmt::print(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>7}  {}\n", "task", width, "n", "median", "mean", "cv",
+             "outliers");
+  for (const auto& stats : analysis.tasks) {
+    const MetricStats* metric = stats.find(analysis.metric);
+    if (metric == nullptr) {
+      continue;
+    }
+    const Descriptive& d = metric->descriptive;
+    auto value = [&](double x) {
+      return metric->info.unit == "s" ? format_seconds(x) : fmt::format("{:.4g} {}", x, metric->info.unit);
+    };
+    fmt::print(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>6.1f}%  {}{}\n", tree.tasks[stats.task].label(), width, d.n,
+               value(d.median), value(d.mean), d.cv * 100, metric->outliers_flagged,
+               metric->outliers_removed > 0 ? " removed" : "");
+  }
+}
+
+// Recomputes the statistics of OUT, writes summary.json, samples.csv and comparison_table.md.
+} // namespace
+
+Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks) {
+  Analysis analysis = analyze(tree, settings);
+  write_reports(tree, analysis);
+  if (print_tasks) {
+    print_task_table(stdout, tree, analysis);
+  }
+  print_comparisons(stdout, analysis);
+  return analysis;
+}
+
+int report_command(const ReportOptions& options) {
+  ResultsTree tree = read_results(options.out);
+  AnalysisSettings settings = apply_analysis_options(tree.analysis, options.analysis);
+  if (tree.tasks.empty()) {
+    throw UserError(fmt::format("{} has no finished task to report on", tree.root.string()));
+  }
+  analyze_and_report(tree, settings, true);
+  fmt::print("Wrote {}/summary.json, samples.csv and comparison_table.md\n", tree.root.string());
+  return k_exit_ok;
+}
+
+int compare_command(const CompareOptions& options) {
+  ResultsTree base = read_results(options.base);
+  ResultsTree candidate = read_results(options.candidate);
+  AnalysisSettings settings = apply_analysis_options(candidate.analysis, options.analysis);
+  settings.baseline_axis.clear();
+  Analysis analysis = compare_trees(base, candidate, settings);
+  if (analysis.comparisons.empty()) {
+    throw UserError(fmt::format("no task of {} has finished results in both folders", candidate.root.string()));
+  }
+  print_comparisons(stdout, analysis);
+  std::size_t worse = 0;
+  for (const auto& comparison : analysis.comparisons) {
+    worse += comparison.verdict == Verdict::Worse ? 1 : 0;
+  }
+  if (worse > 0) {
+    fmt::print("REGRESSION: {} of {} task{} significantly and practically worse than the base\n", worse,
+               analysis.comparisons.size(), analysis.comparisons.size() == 1 ? "" : "s");
+    return k_exit_regression;
+  }
+  fmt::print("No regression in {} task{} (threshold {:.3g}%)\n", analysis.comparisons.size(),
+             analysis.comparisons.size() == 1 ? "" : "s", settings.threshold * 100);
+  return k_exit_ok;
+}
+
+} // namespace bm

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
+#include "stats/analysis.hpp"
+#include "store/results_reader.hpp"
+
+// What the commands share; each command lives in its own file.
+namespace bm {
+
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_failed = 1;
+inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_regression = 3;
+inline constexpr int k_exit_interrupted = 130;
+
+// results/<name> unless --out says otherwise.
+std::filesystem::path default_out(const Config& config, const std::optional<std::string>& out);
+// Plan indices that --filter keeps; UserError when it keeps none.
+std::vector<std::size_t> select_tasks(const Plan& plan, const std::string& filter_text);
+
+int run_plan(const Plan& plan, const RunOptions& options);
+int report_command(const ReportOptions& options);
+int compare_command(const CompareOptions& options);
+
+// Recomputes the statistics of a results tree and writes summary.json, samples.csv and
+// comparison_table.md into it; prints the comparisons (and the per-task table if asked).
+Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks);
+
+} // namespace bm

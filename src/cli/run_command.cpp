@@ -1,0 +1,256 @@
+#include "cli/command_support.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/options.hpp"
+#include "config/loader.hpp"
+#include "exec/local_executor.hpp"
+#include "exec/signals.hpp"
+#include "plan/filter.hpp"
+#include "plan/plan.hpp"
+#include "report/console_status.hpp"
+#include "report/reports.hpp"
+#include "stats/analysis.hpp"
+#include "store/results_reader.hpp"
+#include "resources/pool.hpp"
+#include "resources/topology.hpp"
+#include "sched/runner.hpp"
+#include "store/machine.hpp"
+#include "stats/correction.hpp"
+#include "store/store.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+extern char** environ;
+
+namespace bm {
+
+std::filesystem::path default_out(const Config& config, const std::optional<std::string>& out) {
+  return out ? std::filesystem::path(*out) : std::filesystem::path("results") / config.name;
+}
+
+std::vector<std::size_t> select_tasks(const Plan& plan, const std::string& filter_text) {
+  TaskFilter filter = TaskFilter::parse(filter_text, plan);
+  std::vector<std::size_t> selected;
+  selected.reserve(plan.size());
+  for (std::size_t task = 0; task < plan.size(); ++task) {
+    if (filter.matches(plan, task)) {
+      selected.push_back(task);
+    }
+  }
+  if (selected.empty()) {
+    throw UserError(fmt::format("--filter '{}' matches none of the {} tasks", filter_text, plan.size()));
+  }
+  return selected;
+}
+
+namespace {
+
+std::vector<int> parse_gpu_list(const std::string& text) {
+  try {
+    return parse_cpu_list(text);
+  } catch (const UserError& error) {
+    throw UserError(fmt::format("--gpus: {}", error.what()));
+  }
+}
+
+// The environment every task inherits: ours, less any BENCHMATRIX_* of an enclosing run (the
+// protocol variables are set per task and must never leak from a parent).
+std::vector<std::string> inherited_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!starts_with(*entry, "BENCHMATRIX_")) {
+      env.emplace_back(*entry);
+    }
+  }
+  return env;
+}
+
+ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
+  const Config& config = plan.config();
+  ResourceOptions resources;
+  resources.cores = config.resources.cores;
+  if (options.cores) {
+    resources.cores = parse_cpu_list(*options.cores);
+  }
+  resources.reserve_core0 = config.resources.reserve_core0 && !options.use_core0;
+  resources.jobs = options.jobs ? options.jobs : (options.parallel ? std::nullopt : config.resources.jobs);
+  resources.parallel = options.parallel;
+  resources.oversubscribe = options.oversubscribe;
+  resources.slot_names = config.parallel_names;
+  resources.gpus = options.gpus ? parse_gpu_list(*options.gpus) : config.resources.gpus;
+  resources.per_gpu = options.per_gpu.value_or(config.resources.per_gpu);
+  for (std::size_t task = 0; task < plan.size(); ++task) {
+    ResolvedSettings settings = plan.settings(task);
+    resources.max_task_cpus = std::max(resources.max_task_cpus, settings.cpus);
+    resources.max_task_gpus = std::max(resources.max_task_gpus, settings.gpus);
+  }
+  return resources;
+}
+
+nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSummary& summary,
+                            const PoolLayout& layout, const nlohmann::json& context) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& failure : summary.failures) {
+    failures.push_back({{"task_id", plan.task_id(failure.task)},
+                        {"label", plan.label(failure.task)},
+                        {"path", plan.relative_path(failure.task)},
+                        {"reason", failure.reason}});
+  }
+  nlohmann::json json = {{"name", plan.config().name},
+                         {"config", plan.config().file},
+                         {"config_hash", plan.config().text_hash},
+                         {"out", store.root().string()},
+                         {"started", summary.started},
+                         {"finished", summary.finished},
+                         {"wall_time", summary.wall_seconds},
+                         {"totals",
+                          {{"planned", summary.planned},
+                           {"selected", summary.selected},
+                           {"skipped_done", summary.skipped_done},
+                           {"completed", summary.completed},
+                           {"failed", summary.failed},
+                           {"interrupted", summary.interrupted},
+                           {"not_started", summary.not_started}}},
+                         {"attempts", summary.attempts},
+                         {"processes", summary.processes},
+                         {"interrupted", summary.was_interrupted},
+                         {"slots", layout.slot_names.size()},
+                         {"cpus", layout.cpus},
+                         {"pinned", layout.pinned},
+                         {"gpus", layout.gpus},
+                         {"failures", failures},
+                         {"context", context}};
+  if (summary.was_interrupted) {
+    json["signal"] = summary.interrupt_signal;
+  }
+  return json;
+}
+
+void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, const Store& store,
+                   const PoolLayout& layout) {
+  fmt::print("Dry run: {} task{} would run on {} slot{} (cpus {}{}) -> {}\n", tasks.size(),
+             tasks.size() == 1 ? "" : "s", layout.slot_names.size(), layout.slot_names.size() == 1 ? "" : "s",
+             format_cpu_list(layout.cpus), layout.pinned ? "" : ", unpinned", store.root().string());
+  for (std::size_t task : tasks) {
+    nlohmann::json spec = task_spec_json(plan, task);
+    std::vector<std::string> words;
+    for (const auto& word : spec["command"]) {
+      words.push_back(shell_quote(word.get<std::string>()));
+    }
+    fmt::print("  {}  {}\n    {}\n", plan.task_id(task), plan.label(task), join(words, " "));
+  }
+}
+
+} // namespace
+
+int run_plan(const Plan& plan, const RunOptions& options) {
+  const Config& config = plan.config();
+  if (!options.executor.empty() && options.executor != "local") {
+    throw UserError(options.executor == "slurm"
+                        ? "--executor slurm is not available in this version of benchmatrix yet; use local"
+                        : fmt::format("--executor: expected local or slurm, found '{}'", options.executor));
+  }
+  std::optional<std::chrono::nanoseconds> timeout;
+  if (options.timeout) {
+    timeout = parse_duration(*options.timeout);
+    if (!timeout || timeout->count() == 0) {
+      throw UserError(fmt::format("--timeout: expected a positive duration such as 30s or 2m, found '{}'",
+                                  *options.timeout));
+    }
+  }
+  std::vector<std::size_t> selected = select_tasks(plan, options.filter);
+  Topology topology = detect_topology();
+  PoolLayout layout = plan_pool(topology, resource_options(plan, options));
+  Store store(default_out(config, options.out));
+
+  std::vector<std::size_t> to_run;
+  std::size_t already_done = 0;
+  for (std::size_t task : selected) {
+    if (!options.force && store.state(plan, task) == TaskState::Done) {
+      ++already_done;
+    } else {
+      to_run.push_back(task);
+    }
+  }
+  if (options.dry_run) {
+    print_dry_run(plan, to_run, store, layout);
+    return k_exit_ok;
+  }
+
+  // Everything was validated above; from here on the run writes to OUT.
+  SignalBlocker signals;
+  nlohmann::json context = machine_context(topology);
+  context["cpus_used"] = layout.cpus;
+  context["pinned"] = layout.pinned;
+  context["gpus_used"] = layout.gpus;
+  store.open_for_run(plan, context);
+
+  RunHeader header;
+  header.planned = plan.size();
+  header.selected = selected.size();
+  header.to_run = to_run.size();
+  header.already_done = already_done;
+  header.slots = layout.slot_names.size();
+  header.cpus = layout.cpus;
+  header.pinned = layout.pinned;
+  header.gpus = layout.gpus;
+  header.out_dir = store.root();
+  if (topology.source != "hwloc") {
+    header.notices.push_back(fmt::format("hwloc unavailable ({}); topology read from sysfs",
+                                         topology.fallback_reason));
+  }
+  header.notices.insert(header.notices.end(), layout.warnings.begin(), layout.warnings.end());
+
+  RunSummary summary;
+  summary.planned = plan.size();
+  summary.selected = selected.size();
+  summary.skipped_done = already_done;
+  summary.started = utc_timestamp();
+  store.record({{"event", "run-started"},
+                {"tasks", to_run.size()},
+                {"skipped_done", already_done},
+                {"run_dir", store.run_dir().filename().string()},
+                {"notices", header.notices}});
+
+  ConsoleStatus status(stdout, options.verbose);
+  status.run_started(plan, header);
+  ResourcePool pool = layout.make_pool();
+  LocalExecutor executor(signals.original_mask());
+  RunnerOptions runner_options;
+  runner_options.attempt.inherited_env = inherited_environment();
+  runner_options.attempt.timeout = timeout;
+  runner_options.retries = options.retries;
+  runner_options.context = context;
+  Runner runner(plan, store, executor, pool, status, runner_options);
+  summary = runner.run(to_run, summary);
+  summary.finished = utc_timestamp();
+
+  store.write_execution_summary(summary_json(plan, store, summary, layout, context));
+  store.record({{"event", "run-finished"},
+                {"completed", summary.completed},
+                {"failed", summary.failed},
+                {"interrupted", summary.interrupted},
+                {"not_started", summary.not_started}});
+  store.commit(true);
+  status.run_finished(plan, summary);
+  // The statistics and reports over everything done so far, this run's tasks and earlier ones.
+  ResultsTree tree = read_results(store.root());
+  if (!tree.tasks.empty()) {
+    analyze_and_report(tree, plan.config().analysis, false);
+  }
+  if (summary.was_interrupted) {
+    return k_exit_interrupted;
+  }
+  return summary.failed > 0 ? k_exit_failed : k_exit_ok;
+}
+
+} // namespace bm

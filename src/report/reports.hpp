@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+
+#include "stats/analysis.hpp"
+#include "store/results_reader.hpp"
+
+namespace bm {
+
+// Report writers: they only read the results and the analysis, one format each. File outputs
+// are written whole and renamed, so a crash never leaves half a report.
+
+// OUT/summary.json: per task and metric the descriptive statistics and outliers; comparisons.
+void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path);
+// OUT/samples.csv: every measured sample of every finished task, one row each.
+void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& path);
+// OUT/comparison_table.md: a table per task and the comparisons with their verdicts.
+void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path);
+// The comparisons for a terminal (nothing when there are none).
+void print_comparisons(std::FILE* out, const Analysis& analysis);
+
+// All three files into the tree's root.
+void write_reports(const ResultsTree& tree, const Analysis& analysis);
+
+} // namespace bm

@@ -1,0 +1,144 @@
+#include "stats/descriptive.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/students_t.hpp>
+
+#include "stats/shapiro_wilk.hpp"
+
+namespace bm {
+
+double percentile(std::span<const double> sorted, double p) {
+  if (sorted.empty()) {
+    return 0;
+  }
+  double position = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
+  auto below = static_cast<std::size_t>(std::floor(position));
+  std::size_t above = std::min(below + 1, sorted.size() - 1);
+  double fraction = position - static_cast<double>(below);
+  return sorted[below] + fraction * (sorted[above] - sorted[below]);
+}
+
+double median_of(std::span<const double> values) {
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  return percentile(sorted, 50);
+}
+
+Interval median_ci_order_statistics(std::span<const double> sorted, double confidence) {
+  Interval interval;
+  const std::size_t n = sorted.size();
+  if (n == 0) {
+    interval.note = "no samples";
+    return interval;
+  }
+  // Coverage of [x(k), x(n+1-k)] is 1 - 2 P(B <= k - 1), B ~ Binomial(n, 1/2).
+  boost::math::binomial binomial(static_cast<double>(n), 0.5);
+  std::size_t best = 0;
+  for (std::size_t k = 1; k <= n / 2 + (n % 2); ++k) {
+    double coverage = 1 - 2 * boost::math::cdf(binomial, static_cast<double>(k - 1));
+    if (coverage >= confidence) {
+      best = k;
+    } else {
+      break;
+    }
+  }
+  if (best == 0) {
+    interval.note = "too few samples for a distribution-free interval of the median";
+    return interval;
+  }
+  interval.low = sorted[best - 1];
+  interval.high = sorted[n - best];
+  interval.ok = true;
+  return interval;
+}
+
+Descriptive describe(std::span<const double> values, double confidence, std::uint64_t seed, int resamples) {
+  Descriptive d;
+  d.n = values.size();
+  if (d.n == 0) {
+    d.notes.push_back("no samples");
+    d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "no samples";
+    return d;
+  }
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  const double n = static_cast<double>(d.n);
+  d.min = sorted.front();
+  d.max = sorted.back();
+  d.mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / n;
+  d.median = percentile(sorted, 50);
+  d.p5 = percentile(sorted, 5);
+  d.p25 = percentile(sorted, 25);
+  d.p75 = percentile(sorted, 75);
+  d.p95 = percentile(sorted, 95);
+  d.p99 = percentile(sorted, 99);
+  std::vector<double> deviations;
+  deviations.reserve(d.n);
+  for (double x : sorted) {
+    deviations.push_back(std::abs(x - d.median));
+  }
+  std::sort(deviations.begin(), deviations.end());
+  d.mad = percentile(deviations, 50);
+  d.mad_scaled = 1.4826 * d.mad;
+  if (d.n == 1) {
+    d.notes.push_back("n = 1: no spread and no intervals");
+    d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "n = 1";
+    return d;
+  }
+  double squares = 0;
+  for (double x : sorted) {
+    squares += (x - d.mean) * (x - d.mean);
+  }
+  d.stddev = std::sqrt(squares / (n - 1));
+  if (d.mean != 0) {
+    d.cv = d.stddev / std::abs(d.mean);
+  } else {
+    d.notes.push_back("mean is 0: coefficient of variation undefined, shown as 0");
+  }
+  // Student t interval of the mean (e.g. Wasserman, All of Statistics, 6.3.2).
+  boost::math::students_t t(n - 1);
+  double half = boost::math::quantile(boost::math::complement(t, (1 - confidence) / 2)) * d.stddev / std::sqrt(n);
+  d.mean_ci = {d.mean - half, d.mean + half, true, {}};
+  d.median_ci_exact = median_ci_order_statistics(sorted, confidence);
+
+  if (d.stddev == 0) {
+    d.notes.push_back("all samples are equal: zero variance");
+    d.median_ci = {d.median, d.median, true, {}};
+    return d;
+  }
+  if (resamples > 0) {
+    // Percentile bootstrap of the median (Efron & Tibshirani 1993, ch. 13), seeded so a report
+    // is reproducible.
+    std::mt19937_64 random(seed);
+    std::uniform_int_distribution<std::size_t> pick(0, d.n - 1);
+    std::vector<double> medians(static_cast<std::size_t>(resamples));
+    std::vector<double> resample(d.n);
+    for (auto& median : medians) {
+      for (auto& x : resample) {
+        x = sorted[pick(random)];
+      }
+      std::sort(resample.begin(), resample.end());
+      median = percentile(resample, 50);
+    }
+    std::sort(medians.begin(), medians.end());
+    d.median_ci = {percentile(medians, 50 * (1 - confidence)), percentile(medians, 100 - 50 * (1 - confidence)),
+                   true, {}};
+  } else {
+    d.median_ci.note = "bootstrap skipped";
+  }
+  ShapiroWilk normality = shapiro_wilk(sorted);
+  if (normality.ok) {
+    d.shapiro_w = normality.w;
+    d.shapiro_p = normality.p;
+  } else {
+    d.notes.push_back("Shapiro-Wilk: " + normality.note);
+  }
+  return d;
+}
+
+} // namespace bm

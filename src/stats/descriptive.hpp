@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bm {
+
+// A confidence interval, or why there is none (ok == false, note says why).
+struct Interval {
+  double low = 0;
+  double high = 0;
+  bool ok = false;
+  std::string note;
+};
+
+// The p-th percentile (0..100) of sorted values by linear interpolation between order
+// statistics: Hyndman & Fan (1996) type 7, numpy's and R's default. Empty input gives 0.
+double percentile(std::span<const double> sorted, double p);
+
+struct Descriptive {
+  std::size_t n = 0;
+  double mean = 0;
+  double median = 0;
+  double stddev = 0;        // sample (n - 1)
+  double min = 0;
+  double max = 0;
+  double p5 = 0, p25 = 0, p75 = 0, p95 = 0, p99 = 0;
+  double mad = 0;           // median absolute deviation, raw
+  double mad_scaled = 0;    // 1.4826 * mad: consistent with sd for normal data
+  double cv = 0;            // stddev / mean; 0 with a note when the mean is 0
+  Interval mean_ci;         // Student t
+  Interval median_ci;       // percentile bootstrap, seeded
+  Interval median_ci_exact; // distribution-free, from order statistics
+  std::optional<double> shapiro_w;
+  std::optional<double> shapiro_p;
+  std::vector<std::string> notes;
+};
+
+// Describes a sample. Degenerate input (n = 0, n = 1, zero variance) gives defined values and
+// notes, never NaN. `resamples` = 0 skips the bootstrap.
+Descriptive describe(std::span<const double> values, double confidence = 0.95, std::uint64_t seed = 1,
+                     int resamples = 2000);
+
+// Distribution-free CI of the median from order statistics (Conover 1999, Practical
+// Nonparametric Statistics, 3rd ed., 3.2): the widest symmetric pair x(k), x(n+1-k) whose
+// binomial(n, 1/2) coverage is at least `confidence`. Not defined when even [min, max] covers
+// less (n < 6 at 95%).
+Interval median_ci_order_statistics(std::span<const double> sorted, double confidence = 0.95);
+
+// Median of unsorted values (copies).
+double median_of(std::span<const double> values);
+
+} // namespace bm

@@ -1,0 +1,63 @@
+#include "stats/outliers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "stats/descriptive.hpp"
+
+namespace bm {
+
+Outliers detect_outliers(std::span<const double> values, const OutlierOptions& options) {
+  Outliers result;
+  const std::size_t n = values.size();
+  result.iqr.assign(n, false);
+  result.modified_z.assign(n, false);
+  result.z.assign(n, false);
+  if (n < 3) {
+    result.notes.push_back("fewer than 3 samples: no outlier detection");
+    return result;
+  }
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  double q1 = percentile(sorted, 25);
+  double q3 = percentile(sorted, 75);
+  double iqr = q3 - q1;
+  double median = percentile(sorted, 50);
+  std::vector<double> deviations;
+  for (double x : sorted) {
+    deviations.push_back(std::abs(x - median));
+  }
+  std::sort(deviations.begin(), deviations.end());
+  double mad = percentile(deviations, 50);
+  double mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(n);
+  double squares = 0;
+  for (double x : sorted) {
+    squares += (x - mean) * (x - mean);
+  }
+  double sd = std::sqrt(squares / static_cast<double>(n - 1));
+  if (mad == 0) {
+    result.notes.push_back("MAD is 0 (more than half the samples are equal): no modified z-scores");
+  }
+  if (sd == 0) {
+    result.notes.push_back("zero variance: no z-scores");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    double x = values[i];
+    if (iqr > 0 && (x < q1 - options.iqr_k * iqr || x > q3 + options.iqr_k * iqr)) {
+      result.iqr[i] = true;
+      ++result.iqr_count;
+    }
+    if (mad > 0 && 0.6745 * std::abs(x - median) / mad > options.modified_z) {
+      result.modified_z[i] = true;
+      ++result.modified_z_count;
+    }
+    if (sd > 0 && std::abs(x - mean) / sd > options.z) {
+      result.z[i] = true;
+      ++result.z_count;
+    }
+  }
+  return result;
+}
+
+} // namespace bm

@@ -1,0 +1,235 @@
+#include "stats/tests.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
+
+namespace bm {
+
+namespace {
+
+constexpr std::size_t k_exact_limit = 50;
+
+// Number of arrangements of m values of one sample among n of the other with statistic U = u,
+// for every u: the exact null distribution of U (Mann & Whitney 1947), by the recursion
+// f(m, n, u) = f(m - 1, n, u - n) + f(m, n - 1, u), over doubles (counts reach C(100, 50)).
+std::vector<double> exact_u_counts(std::size_t m, std::size_t n) {
+  // table[j][u] = f(i, j, u) for the current i.
+  std::vector<std::vector<double>> table(n + 1, std::vector<double>(m * n + 1, 0.0));
+  for (std::size_t j = 0; j <= n; ++j) {
+    table[j][0] = 1;  // f(0, j, 0) = 1
+  }
+  for (std::size_t i = 1; i <= m; ++i) {
+    std::vector<std::vector<double>> next(n + 1, std::vector<double>(m * n + 1, 0.0));
+    next[0][0] = 1;  // f(i, 0, 0) = 1
+    for (std::size_t j = 1; j <= n; ++j) {
+      for (std::size_t u = 0; u <= i * j; ++u) {
+        double value = next[j - 1][u];
+        if (u >= j) {
+          value += table[j][u - j];
+        }
+        next[j][u] = value;
+      }
+    }
+    table = std::move(next);
+  }
+  return table[n];
+}
+
+} // namespace
+
+MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b) {
+  MannWhitney result;
+  const std::size_t m = a.size();
+  const std::size_t n = b.size();
+  if (m == 0 || n == 0) {
+    result.note = "needs samples on both sides";
+    return result;
+  }
+  // Ranks of the pooled sample, ties getting their mean rank.
+  std::vector<std::pair<double, int>> pooled;
+  for (double x : a) {
+    pooled.emplace_back(x, 0);
+  }
+  for (double x : b) {
+    pooled.emplace_back(x, 1);
+  }
+  std::sort(pooled.begin(), pooled.end());
+  double rank_sum_a = 0;
+  double tie_term = 0;  // sum of (t^3 - t) over tie groups
+  bool ties = false;
+  for (std::size_t i = 0; i < pooled.size();) {
+    std::size_t j = i;
+    while (j < pooled.size() && pooled[j].first == pooled[i].first) {
+      ++j;
+    }
+    double t = static_cast<double>(j - i);
+    double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (std::size_t k = i; k < j; ++k) {
+      if (pooled[k].second == 0) {
+        rank_sum_a += mean_rank;
+      }
+    }
+    if (j - i > 1) {
+      ties = true;
+      tie_term += t * t * t - t;
+    }
+    i = j;
+  }
+  const double dm = static_cast<double>(m);
+  const double dn = static_cast<double>(n);
+  result.u = rank_sum_a - dm * (dm + 1) / 2;
+  result.ok = true;
+  if (!ties && m <= k_exact_limit && n <= k_exact_limit) {
+    std::vector<double> counts = exact_u_counts(m, n);
+    double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+    auto u = static_cast<std::size_t>(std::llround(result.u));
+    // Two-sided, as R: twice the smaller tail, capped at 1.
+    double lower = std::accumulate(counts.begin(), counts.begin() + static_cast<long>(u) + 1, 0.0) / total;
+    double upper = std::accumulate(counts.begin() + static_cast<long>(u), counts.end(), 0.0) / total;
+    result.p = std::min(1.0, 2 * std::min(lower, upper));
+    result.exact = true;
+    return result;
+  }
+  double mean = dm * dn / 2;
+  double variance = dm * dn / 12 * ((dm + dn + 1) - tie_term / ((dm + dn) * (dm + dn - 1)));
+  if (variance <= 0) {
+    result.p = 1;
+    result.note = "every value is tied: no evidence of a difference";
+    return result;
+  }
+  double difference = result.u - mean;
+  double correction = difference > 0 ? 0.5 : difference < 0 ? -0.5 : 0;
+  double z = (difference - correction) / std::sqrt(variance);
+  boost::math::normal normal;
+  result.p = std::min(1.0, 2 * boost::math::cdf(boost::math::complement(normal, std::abs(z))));
+  return result;
+}
+
+Welch welch_t_test(std::span<const double> a, std::span<const double> b) {
+  Welch result;
+  if (a.size() < 2 || b.size() < 2) {
+    result.note = "needs at least 2 samples on each side";
+    return result;
+  }
+  auto moments = [](std::span<const double> x) {
+    double mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
+    double squares = 0;
+    for (double v : x) {
+      squares += (v - mean) * (v - mean);
+    }
+    return std::pair{mean, squares / static_cast<double>(x.size() - 1)};
+  };
+  auto [mean_a, var_a] = moments(a);
+  auto [mean_b, var_b] = moments(b);
+  double se_a = var_a / static_cast<double>(a.size());
+  double se_b = var_b / static_cast<double>(b.size());
+  if (se_a + se_b == 0) {
+    result.note = "both samples have zero variance";
+    return result;
+  }
+  result.t = (mean_a - mean_b) / std::sqrt(se_a + se_b);
+  result.df = (se_a + se_b) * (se_a + se_b) /
+              (se_a * se_a / static_cast<double>(a.size() - 1) + se_b * se_b / static_cast<double>(b.size() - 1));
+  boost::math::students_t t(result.df);
+  result.p = std::min(1.0, 2 * boost::math::cdf(boost::math::complement(t, std::abs(result.t))));
+  result.ok = true;
+  return result;
+}
+
+double cliffs_delta(std::span<const double> a, std::span<const double> b) {
+  if (a.empty() || b.empty()) {
+    return 0;
+  }
+  // Counted with sorted b and binary search: O((m + n) log n) rather than m * n.
+  std::vector<double> sorted(b.begin(), b.end());
+  std::sort(sorted.begin(), sorted.end());
+  double greater = 0;
+  double less = 0;
+  for (double x : a) {
+    greater += static_cast<double>(std::lower_bound(sorted.begin(), sorted.end(), x) - sorted.begin());
+    less += static_cast<double>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), x));
+  }
+  return (greater - less) / (static_cast<double>(a.size()) * static_cast<double>(b.size()));
+}
+
+std::string cliffs_magnitude(double delta) {
+  double size = std::abs(delta);
+  if (size < 0.147) {
+    return "negligible";
+  }
+  if (size < 0.33) {
+    return "small";
+  }
+  if (size < 0.474) {
+    return "medium";
+  }
+  return "large";
+}
+
+double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b) {
+  if (a.empty() || b.empty()) {
+    return 0;
+  }
+  std::vector<double> differences;
+  differences.reserve(a.size() * b.size());
+  for (double x : a) {
+    for (double y : b) {
+      differences.push_back(y - x);
+    }
+  }
+  return median_of(differences);
+}
+
+Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, double confidence, std::uint64_t seed,
+                       int resamples) {
+  Ratio result;
+  if (a.empty() || b.empty()) {
+    result.note = "needs samples on both sides";
+    return result;
+  }
+  double base = median_of(a);
+  if (base == 0) {
+    result.note = "the baseline's median is 0: no ratio";
+    return result;
+  }
+  result.ratio = median_of(b) / base;
+  result.ok = true;
+  if (a.size() < 2 || b.size() < 2 || resamples <= 0) {
+    result.ci.note = "too few samples for an interval";
+    return result;
+  }
+  std::mt19937_64 random(seed);
+  std::vector<double> ratios;
+  ratios.reserve(static_cast<std::size_t>(resamples));
+  std::vector<double> ra(a.size());
+  std::vector<double> rb(b.size());
+  std::uniform_int_distribution<std::size_t> pick_a(0, a.size() - 1);
+  std::uniform_int_distribution<std::size_t> pick_b(0, b.size() - 1);
+  for (int r = 0; r < resamples; ++r) {
+    for (auto& x : ra) {
+      x = a[pick_a(random)];
+    }
+    for (auto& x : rb) {
+      x = b[pick_b(random)];
+    }
+    double denominator = median_of(ra);
+    if (denominator != 0) {
+      ratios.push_back(median_of(rb) / denominator);
+    }
+  }
+  if (ratios.size() < static_cast<std::size_t>(resamples) / 2) {
+    result.ci.note = "the baseline's resampled median is mostly 0";
+    return result;
+  }
+  std::sort(ratios.begin(), ratios.end());
+  result.ci = {percentile(ratios, 50 * (1 - confidence)), percentile(ratios, 100 - 50 * (1 - confidence)), true, {}};
+  return result;
+}
+
+} // namespace bm

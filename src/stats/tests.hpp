@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "stats/descriptive.hpp"
+
+namespace bm {
+
+struct MannWhitney {
+  double u = 0;        // of `a`: pairs with a > b, plus half the ties (R's W)
+  double p = 1;        // two-sided
+  bool exact = false;
+  bool ok = false;
+  std::string note;
+};
+
+// Mann-Whitney U (Wilcoxon rank-sum) test, two-sided. Exact null distribution when both samples
+// have at most 50 values and there are no ties (Mann & Whitney 1947; counted by dynamic
+// programming); otherwise the normal approximation with tie correction and continuity
+// correction, as R's wilcox.test(correct = TRUE).
+MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b);
+
+struct Welch {
+  double t = 0;
+  double df = 0;
+  double p = 1;
+  bool ok = false;
+  std::string note;
+};
+
+// Welch's unequal-variances t test, two-sided, Welch-Satterthwaite degrees of freedom
+// (Welch 1947), as R's t.test(var.equal = FALSE). Statistic of mean(a) - mean(b).
+Welch welch_t_test(std::span<const double> a, std::span<const double> b);
+
+// Cliff's delta: P(a > b) - P(a < b) over all pairs (Cliff 1993), in [-1, 1].
+double cliffs_delta(std::span<const double> a, std::span<const double> b);
+// Romano et al. (2006): negligible < 0.147 <= small < 0.33 <= medium < 0.474 <= large.
+std::string cliffs_magnitude(double delta);
+
+// Hodges-Lehmann estimate of the shift: the median of all differences b_j - a_i
+// (Hodges & Lehmann 1963).
+double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b);
+
+struct Ratio {
+  double ratio = 1;
+  Interval ci;
+  bool ok = false;
+  std::string note;
+};
+
+// median(b) / median(a), with a percentile-bootstrap CI resampling a and b independently
+// (Efron & Tibshirani 1993), seeded. Not defined when median(a) is 0.
+Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, double confidence = 0.95,
+                       std::uint64_t seed = 1, int resamples = 2000);
+
+} // namespace bm

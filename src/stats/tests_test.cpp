@@ -1,0 +1,105 @@
+#include "stats/tests.hpp"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+namespace bm {
+namespace {
+
+TEST(StatsMannWhitney, ExactSmallSamplesWithoutTies) {
+  // R: wilcox.test(1:3, 4:6) -> W = 0, p-value = 0.1 (1 of C(6,3) = 20 arrangements, doubled).
+  MannWhitney separated = mann_whitney_u(std::vector<double>{1, 2, 3}, std::vector<double>{4, 5, 6});
+  ASSERT_TRUE(separated.ok);
+  EXPECT_TRUE(separated.exact);
+  EXPECT_EQ(separated.u, 0);
+  EXPECT_NEAR(separated.p, 0.1, 1e-12);
+  // R: wilcox.test(c(1,3,5), c(2,4,6)) -> W = 3, p-value = 0.7: the null counts of U for
+  // m = n = 3 are 1,1,2,3,3,3,3,2,1,1, so P(U <= 3) = 7/20.
+  MannWhitney mixed = mann_whitney_u(std::vector<double>{1, 3, 5}, std::vector<double>{2, 4, 6});
+  EXPECT_EQ(mixed.u, 3);
+  EXPECT_NEAR(mixed.p, 0.7, 1e-12);
+  // Symmetric: swapping the samples keeps p.
+  EXPECT_NEAR(mann_whitney_u(std::vector<double>{2, 4, 6}, std::vector<double>{1, 3, 5}).p, 0.7, 1e-12);
+}
+
+TEST(StatsMannWhitney, NormalApproximationWithTiesAndContinuityCorrection) {
+  // a = {1,2,2,3}, b = {2,3,4,4}: mid-ranks give U = 2.5; tie groups of 3, 2 and 2 give
+  // sigma^2 = 16/12 (9 - 36/56); z = (2.5 - 8 + 0.5) / sigma = -1.497862, p = 2 Phi(z) =
+  // 0.134169 (R's wilcox.test, which warns it cannot compute an exact p-value with ties).
+  MannWhitney tied = mann_whitney_u(std::vector<double>{1, 2, 2, 3}, std::vector<double>{2, 3, 4, 4});
+  ASSERT_TRUE(tied.ok);
+  EXPECT_FALSE(tied.exact);
+  EXPECT_DOUBLE_EQ(tied.u, 2.5);
+  EXPECT_NEAR(tied.p, 0.13416918012812581, 1e-9);
+}
+
+TEST(StatsMannWhitney, DegenerateCasesNeverGiveNan) {
+  MannWhitney same = mann_whitney_u(std::vector<double>{1, 1, 1}, std::vector<double>{1, 1, 1});
+  EXPECT_TRUE(same.ok);
+  EXPECT_EQ(same.p, 1);
+  EXPECT_FALSE(mann_whitney_u(std::vector<double>{}, std::vector<double>{1}).ok);
+  MannWhitney one = mann_whitney_u(std::vector<double>{1}, std::vector<double>{2});
+  EXPECT_TRUE(one.exact);
+  EXPECT_EQ(one.p, 1);
+  // The largest exact case stays exact and finite.
+  std::vector<double> a;
+  std::vector<double> b;
+  for (int i = 0; i < 50; ++i) {
+    a.push_back(i);
+    b.push_back(i + 100.5);
+  }
+  MannWhitney big = mann_whitney_u(a, b);
+  EXPECT_TRUE(big.exact);
+  EXPECT_GT(big.p, 0);
+  EXPECT_NEAR(big.p, 2 / 1.0089134454556419e29, 1e-35);  // 2 / C(100, 50)
+}
+
+TEST(StatsWelch, AgainstHandComputation) {
+  // a = 1..5 (mean 3, var 2.5), b = 2,4,..,10 (mean 6, var 10): t = -3 / sqrt(0.5 + 2),
+  // df = 2.5^2 / (0.25/4 + 4/4) = 5.882353; p = 0.107531 (t density integrated numerically;
+  // R: t.test(1:5, seq(2, 10, 2)) prints t = -1.8974, df = 5.8824, p-value = 0.1075).
+  Welch welch = welch_t_test(std::vector<double>{1, 2, 3, 4, 5}, std::vector<double>{2, 4, 6, 8, 10});
+  ASSERT_TRUE(welch.ok);
+  EXPECT_NEAR(welch.t, -1.8973665961010275, 1e-12);
+  EXPECT_NEAR(welch.df, 5.882352941176471, 1e-12);
+  EXPECT_NEAR(welch.p, 0.10753119493063179, 1e-6);
+  Welch flat = welch_t_test(std::vector<double>{2, 2}, std::vector<double>{3, 3});
+  EXPECT_FALSE(flat.ok);
+  EXPECT_FALSE(flat.note.empty());
+  EXPECT_FALSE(welch_t_test(std::vector<double>{1}, std::vector<double>{1, 2}).ok);
+}
+
+TEST(StatsEffectSizes, CliffsDeltaAndHodgesLehmann) {
+  // a = {1,2,3}, b = {2,3,4}: of 9 pairs, a > b once, a < b six times: delta = -5/9.
+  std::vector<double> a = {1, 2, 3};
+  std::vector<double> b = {2, 3, 4};
+  EXPECT_NEAR(cliffs_delta(a, b), -5.0 / 9.0, 1e-12);
+  EXPECT_NEAR(cliffs_delta(b, a), 5.0 / 9.0, 1e-12);
+  EXPECT_EQ(cliffs_magnitude(-5.0 / 9.0), "large");
+  EXPECT_EQ(cliffs_magnitude(0.1), "negligible");
+  EXPECT_EQ(cliffs_magnitude(0.2), "small");
+  EXPECT_EQ(cliffs_magnitude(0.4), "medium");
+  EXPECT_EQ(cliffs_delta(a, a), 0);
+  // Differences b - a: -1,0,0,1,1,1,2,2,3: median 1.
+  EXPECT_DOUBLE_EQ(hodges_lehmann_shift(a, b), 1);
+}
+
+TEST(StatsRatio, RatioOfMediansWithSeededInterval) {
+  std::vector<double> base = {10, 11, 9, 10, 10.5, 9.5};
+  std::vector<double> slow = {20, 22, 18, 20, 21, 19};
+  Ratio ratio = ratio_of_medians(base, slow, 0.95, 42, 2000);
+  ASSERT_TRUE(ratio.ok);
+  EXPECT_DOUBLE_EQ(ratio.ratio, 2);
+  ASSERT_TRUE(ratio.ci.ok);
+  EXPECT_LE(ratio.ci.low, 2);
+  EXPECT_GE(ratio.ci.high, 2);
+  EXPECT_GT(ratio.ci.low, 1.5);
+  Ratio again = ratio_of_medians(base, slow, 0.95, 42, 2000);
+  EXPECT_EQ(again.ci.low, ratio.ci.low);
+  EXPECT_FALSE(ratio_of_medians(std::vector<double>{0, 0, 0}, slow).ok);
+  EXPECT_FALSE(ratio_of_medians(std::vector<double>{1}, std::vector<double>{2}).ci.ok);
+}
+
+} // namespace
+} // namespace bm

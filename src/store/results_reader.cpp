@@ -1,0 +1,123 @@
+#include "store/results_reader.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace bm {
+
+namespace fs = std::filesystem;
+
+std::string TaskSamples::label() const {
+  std::string out;
+  for (const auto& [axis, value] : axes) {
+    out += (out.empty() ? "" : " ") + axis + "=" + value;
+  }
+  return out.empty() ? "(single task)" : out;
+}
+
+namespace {
+
+constexpr const char* k_own_metrics[] = {"wall_time", "user_time", "system_time", "max_rss"};
+
+nlohmann::json read_json_file(const fs::path& path) {
+  std::string text = read_file(path);
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    throw std::runtime_error("not a JSON object");
+  }
+  return json;
+}
+
+TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
+                         const std::vector<std::string>& axis_order) {
+  TaskSamples task;
+  task.task_id = result.at("task_id").get<std::string>();
+  task.path = path;
+  const auto& axes = result.at("spec").at("axes");
+  for (const auto& axis : axis_order) {
+    if (axes.contains(axis)) {
+      task.axes.emplace_back(axis, axes[axis].get<std::string>());
+    }
+  }
+  const nlohmann::json metrics = result.value("metrics", nlohmann::json::object());
+  for (const auto& [name, summary] : metrics.items()) {
+    MetricInfo info;
+    info.unit = summary.value("unit", "");
+    info.higher_is_better = summary.value("direction", "lower") == "higher";
+    task.info[name] = info;
+  }
+  auto add = [&](const std::string& metric, double value) {
+    auto& values = task.samples[metric];
+    if (values.empty() && std::find(task.metric_order.begin(), task.metric_order.end(), metric) ==
+                              task.metric_order.end()) {
+      task.metric_order.push_back(metric);
+    }
+    values.push_back(value);
+  };
+  for (const auto& run : result.at("runs")) {
+    if (run.value("phase", "") != "run") {
+      continue;
+    }
+    const nlohmann::json reported = run.value("metrics", nlohmann::json::array());
+    for (const auto& metric : reported) {
+      add(metric.at("metric").get<std::string>(), metric.at("value").get<double>());
+    }
+  }
+  for (const char* own : k_own_metrics) {
+    std::string key = own == std::string("max_rss") ? "max_rss_kib" : own;
+    for (const auto& run : result.at("runs")) {
+      if (run.value("phase", "") == "run" && run.contains(key)) {
+        add(own, run[key].get<double>());
+      }
+    }
+  }
+  return task;
+}
+
+} // namespace
+
+ResultsTree read_results(const fs::path& out) {
+  ResultsTree tree;
+  tree.root = fs::absolute(out).lexically_normal();
+  nlohmann::json plan;
+  try {
+    plan = read_json_file(tree.root / "plan.json");
+  } catch (const std::exception& error) {
+    throw UserError(fmt::format("{} is not a benchmatrix results folder: cannot read plan.json ({})",
+                                tree.root.string(), error.what()));
+  }
+  tree.name = plan.value("name", "");
+  tree.planned = plan.value("task_count", 0);
+  tree.analysis = AnalysisSettings::from_json(plan.value("analysis", nlohmann::json::object()));
+  const nlohmann::json axes = plan.value("axes", nlohmann::json::array());
+  for (const auto& axis : axes) {
+    tree.axis_order.push_back(axis.get<std::string>());
+  }
+  const nlohmann::json entries = plan.value("tasks", nlohmann::json::array());
+  for (const auto& entry : entries) {
+    std::string id = entry.value("task_id", "");
+    std::string path = entry.value("path", "");
+    fs::path file = tree.root / "tasks" / path / "result.json";
+    if (!fs::exists(file)) {
+      continue;  // pending or failed
+    }
+    try {
+      nlohmann::json result = read_json_file(file);
+      if (result.value("task_id", "") != id) {
+        continue;  // stale: from an older spec
+      }
+      tree.tasks.push_back(task_samples(result, path, tree.axis_order));
+    } catch (const std::exception& error) {
+      tree.warnings.push_back(fmt::format("{}: unreadable, skipped ({})", file.string(), error.what()));
+    }
+  }
+  return tree;
+}
+
+} // namespace bm
