@@ -97,6 +97,59 @@ TEST(Loader, ErrorsSayWhereWhatWasExpectedAndWhatWasFound) {
   expect_error("name: ../x\ncommand: [x]\n", "c.yaml:1:7", "must not contain '/'");
 }
 
+TEST(Loader, RepetitionAndAnalysisSettings) {
+  Config config = parse_config(R"(
+name: t
+command: [x, "{algo}"]
+matrix: {algo: [a, b]}
+repeat: {warmup: 1, min_runs: 4, max_runs: 40, target_rel_ci: 2%, cooldown: 100ms, interleave: true, seed: 9}
+analysis:
+  baseline: {algo: a}
+  metric: sort_time
+  confidence: 0.99
+  threshold: 5%
+  correction: bh
+  outliers: {remove: true, method: z, threshold: 2.0}
+  bootstrap: {resamples: 500, seed: 3}
+)",
+                               "c.yaml");
+  EXPECT_EQ(config.defaults.min_runs, 4);
+  EXPECT_EQ(config.defaults.max_runs, 40);
+  EXPECT_DOUBLE_EQ(*config.defaults.target_rel_ci, 0.02);
+  EXPECT_EQ(config.defaults.cooldown, std::chrono::nanoseconds(std::chrono::milliseconds(100)));
+  EXPECT_TRUE(config.interleave);
+  EXPECT_EQ(config.interleave_seed, 9u);
+  ResolvedSettings resolved = ResolvedSettings::from(config.defaults);
+  EXPECT_EQ(resolved.min_runs, 4);
+  EXPECT_EQ(resolved.runs, 40);
+  const AnalysisSettings& analysis = config.analysis;
+  EXPECT_EQ(analysis.baseline_axis, "algo");
+  EXPECT_EQ(analysis.baseline_value, "a");
+  EXPECT_EQ(analysis.metric, "sort_time");
+  EXPECT_DOUBLE_EQ(analysis.confidence, 0.99);
+  EXPECT_DOUBLE_EQ(analysis.threshold, 0.05);
+  EXPECT_EQ(analysis.correction, "bh");
+  EXPECT_TRUE(analysis.remove_outliers);
+  EXPECT_EQ(analysis.outlier_method, "z");
+  EXPECT_DOUBLE_EQ(analysis.outlier_threshold, 2.0);
+  EXPECT_EQ(analysis.resamples, 500);
+  EXPECT_EQ(AnalysisSettings::from_json(analysis.to_json()).to_json(), analysis.to_json());
+}
+
+TEST(Loader, RepetitionAndAnalysisErrors) {
+  expect_error("name: t\ncommand: [x]\nrepeat: {min_runs: 3}\n", "c.yaml:3:9", "add target_rel_ci");
+  expect_error("name: t\ncommand: [x]\nrepeat: {min_runs: 9, max_runs: 3, target_rel_ci: 1%}\n", "c.yaml:3:9",
+               "larger than max_runs");
+  expect_error("name: t\ncommand: [x]\nrepeat: {target_rel_ci: 200%}\n", "c.yaml:3:25", "a fraction");
+  expect_error("name: t\ncommand: [x]\nrepeat: {interleave: true}\n", "c.yaml:3:9", "set analysis.baseline");
+  expect_error("name: t\ncommand: [x, '{a}']\nmatrix: {a: [{name: p, repeat: {interleave: true}}]}\n", "c.yaml:3:33",
+               "unknown key 'interleave'");
+  expect_error("name: t\ncommand: [x]\nanalysis: {baseline: {a: 1, b: 2}}\n", "c.yaml:3:22", "one axis");
+  expect_error("name: t\ncommand: [x]\nanalysis: {correction: sidak}\n", "c.yaml:3:24", "holm, bonferroni");
+  expect_error("name: t\ncommand: [x]\nanalysis: {outliers: {method: grubbs}}\n", "c.yaml:3:31", "iqr, modified_z");
+  expect_error("name: t\ncommand: [x]\nanalysis: {confidence: 2}\n", "c.yaml:3:24", "a fraction");
+}
+
 TEST(Loader, SyntaxErrorsAndEncodingAreReportedWithLocation) {
   expect_error("name: t\ncommand: [x\n", "c.yaml:", "not valid YAML");
   expect_error("", "c.yaml:1:1", "empty");

@@ -100,6 +100,12 @@ TEST(Plan, UnknownPlaceholdersAndMissingFieldsAreErrorsWithLocation) {
   EXPECT_THROW(plan_of("name: t\ncommand: [x, '{a.bin}']\nmatrix: {a: [{name: p, bin: b}, q]}\n"), UserError);
 }
 
+TEST(Plan, BaselineMustNameAnAxisValue) {
+  EXPECT_THROW(plan_of("name: t\ncommand: [x, '{a}']\nmatrix: {a: [1, 2]}\nanalysis: {baseline: {b: 1}}\n"), UserError);
+  EXPECT_THROW(plan_of("name: t\ncommand: [x, '{a}']\nmatrix: {a: [1, 2]}\nanalysis: {baseline: {a: 3}}\n"), UserError);
+  EXPECT_NO_THROW(plan_of("name: t\ncommand: [x, '{a}']\nmatrix: {a: [1, 2]}\nanalysis: {baseline: {a: 2}}\n"));
+}
+
 TEST(Plan, DuplicateAxisNamesOnOnePathAreRefused) {
   EXPECT_THROW(plan_of("name: t\ncommand: [x]\nmatrix:\n  a:\n    - {name: p, matrix: {a: [1]}}\n"), UserError);
 }
