@@ -11,6 +11,7 @@
 #include "cli/options.hpp"
 #include "config/loader.hpp"
 #include "exec/local_executor.hpp"
+#include "exec/orphans.hpp"
 #include "exec/signals.hpp"
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
@@ -193,6 +194,9 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   context["pinned"] = layout.pinned;
   context["gpus_used"] = layout.gpus;
   store.open_for_run(plan, context);
+  // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
+  // its processes running: end them before new ones start beside them.
+  std::size_t orphans = end_orphans(store.processes_of_unfinished_run());
 
   RunHeader header;
   header.planned = plan.size();
@@ -209,6 +213,10 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                                          topology.fallback_reason));
   }
   header.notices.insert(header.notices.end(), layout.warnings.begin(), layout.warnings.end());
+  if (orphans > 0) {
+    header.notices.push_back(fmt::format("ended {} process{} left running by an earlier run that was killed",
+                                         orphans, orphans == 1 ? "" : "es"));
+  }
 
   RunSummary summary;
   summary.planned = plan.size();

@@ -1,5 +1,6 @@
 #include "exec/executor.hpp"
 
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -38,6 +39,33 @@ std::string ProcessResult::describe() const {
     return fmt::format("exit code {}", exit_code);
   }
   return "succeeded";
+}
+
+std::optional<std::uint64_t> process_start_ticks(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::FILE* file = std::fopen(path, "re");
+  if (file == nullptr) {
+    return std::nullopt;
+  }
+  char buffer[1024];
+  size_t length = std::fread(buffer, 1, sizeof buffer - 1, file);
+  std::fclose(file);
+  buffer[length] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+  const char* rest = std::strrchr(buffer, ')');
+  if (rest == nullptr) {
+    return std::nullopt;
+  }
+  char state = 0;
+  unsigned long long start = 0;
+  // After ") ": state (3), then fields 4..21, then starttime (22).
+  if (std::sscanf(rest + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
+                  &start) != 2 ||
+      state == 'Z' || state == 'X') {
+    return std::nullopt;
+  }
+  return start;
 }
 
 } // namespace bm

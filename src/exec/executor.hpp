@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +75,19 @@ public:
   // Ends every running process: `signal` to each process group, SIGKILL after its kill_grace.
   // Their ends still come back through wait(), marked interrupted.
   virtual void terminate_all(int signal) = 0;
+
+  // Called right after each process really starts, with its pid (= process group id) and its
+  // start time in clock ticks since boot (/proc/PID/stat field 22): with both, a later run can
+  // tell a process left behind by a killed benchmatrix from an unrelated one that reused the pid.
+  using SpawnListener = std::function<void(std::uint64_t token, int pid, std::uint64_t start_ticks)>;
+  void set_spawn_listener(SpawnListener listener) { m_spawn_listener = std::move(listener); }
+
+protected:
+  SpawnListener m_spawn_listener;
 };
+
+// The start time of a live process in clock ticks since boot, or nullopt when there is no such
+// process (or it is a zombie).
+std::optional<std::uint64_t> process_start_ticks(int pid);
 
 } // namespace bm

@@ -420,6 +420,9 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
       return;
     }
   }
+  if (m_spawn_listener) {
+    m_spawn_listener(spec.token, child.pid, process_start_ticks(child.pid).value_or(0));
+  }
   m_children.emplace(child.pid, std::move(child));
 }
 

@@ -9,7 +9,19 @@ namespace bm {
 Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
                RunnerOptions options)
     : m_plan(plan), m_store(store), m_executor(executor), m_pool(pool), m_status(status),
-      m_options(std::move(options)) {}
+      m_options(std::move(options)) {
+  // Every real start is journaled with the process's identity, so that a run after a crash can
+  // find and end what this one left running (see end_orphans).
+  m_executor.set_spawn_listener([this](std::uint64_t token, int pid, std::uint64_t start_ticks) {
+    auto found = m_running.find(token);
+    std::string task = found == m_running.end() ? "" : found->second.group->task_id(found->second.attempt);
+    m_store.record({{"event", "process-started"}, {"task_id", task}, {"pid", pid}, {"start_ticks", start_ticks}});
+  });
+}
+
+Runner::~Runner() {
+  m_executor.set_spawn_listener(nullptr);
+}
 
 RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary) {
   m_summary = std::move(summary);
@@ -126,9 +138,10 @@ void Runner::advance(std::unique_ptr<AttemptGroup> group) {
     m_pool.release(group->lease());
     return;
   }
+  // Registered before the start, so the spawn listener can name the task.
+  m_running.emplace(token, Running{std::move(group), next->first});
   m_executor.start(next->second);
   ++m_summary.processes;
-  m_running.emplace(token, Running{std::move(group), next->first});
 }
 
 void Runner::on_process_ended(const ProcessResult& result) {

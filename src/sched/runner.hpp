@@ -28,6 +28,9 @@ class Runner {
 public:
   Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
          RunnerOptions options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
 
   // Runs `tasks` (plan indices, in plan order) to the end or to an interrupt.
   RunSummary run(const std::vector<std::size_t>& tasks, RunSummary summary);

@@ -39,6 +39,17 @@ void remove_if_exists(const fs::path& path) {
   }
 }
 
+// Temporary files (NAME.tmp.PID) left by a writer that was killed before its rename: they were
+// never part of a result, and the next writer of that folder removes them.
+void remove_temporaries(const fs::path& dir) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
+      fs::remove(entry.path(), error);
+    }
+  }
+}
+
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n\r") == std::string::npos) {
     return text;
@@ -274,6 +285,7 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
                               {"tasks", tasks}};
   write_file_atomic(m_root / "plan.json", dump(plan_json));
   m_journal = Journal::open(m_root / "journal.jsonl");
+  remove_temporaries(m_root);
   std::string stamp = utc_compact_timestamp();
   m_run_dir = m_root / "runs" / stamp;
   for (int suffix = 2; fs::exists(m_run_dir); ++suffix) {
@@ -290,6 +302,7 @@ void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
   // The old markers go first: from here until result.json is written, the task is not done.
   remove_if_exists(dir / "result.json");
   remove_if_exists(dir / "failure.json");
+  remove_temporaries(dir);
   for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl"}) {
     remove_if_exists(dir / name);
   }
@@ -362,6 +375,28 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
 void Store::record(nlohmann::json event) {
   m_journal->append(std::move(event));
   m_dirty = true;
+}
+
+std::vector<std::pair<int, std::uint64_t>> Store::processes_of_unfinished_run() const {
+  std::vector<nlohmann::json> events = Journal::read(m_root / "journal.jsonl");
+  std::size_t last_start = events.size();
+  for (std::size_t i = events.size(); i-- > 0;) {
+    const std::string event = events[i].value("event", "");
+    if (event == "run-finished") {
+      return {};
+    }
+    if (event == "run-started") {
+      last_start = i;
+      break;
+    }
+  }
+  std::vector<std::pair<int, std::uint64_t>> processes;
+  for (std::size_t i = last_start; i < events.size(); ++i) {
+    if (events[i].value("event", "") == "process-started") {
+      processes.emplace_back(events[i].value("pid", 0), events[i].value("start_ticks", std::uint64_t{0}));
+    }
+  }
+  return processes;
 }
 
 void Store::write_execution_summary(const nlohmann::json& summary) {

@@ -49,6 +49,11 @@ public:
   void record(nlohmann::json event);  // a journal event of the run (started, interrupted, ...)
 
   void write_execution_summary(const nlohmann::json& summary);
+
+  // The processes that the previous run started and never saw end, when that run did not finish
+  // (it was killed): (pid, start ticks) as journaled. Read after open_for_run, before recording
+  // the new run.
+  std::vector<std::pair<int, std::uint64_t>> processes_of_unfinished_run() const;
   std::filesystem::path run_dir() const { return m_run_dir; }
 
   // Makes everything written so far durable if the commit window has passed (or `force`).

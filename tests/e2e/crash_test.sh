@@ -1,0 +1,75 @@
+# Crash consistency: benchmatrix is SIGKILLed at random moments during a run of hundreds of
+# short tasks, then resumed; afterwards every task has exactly one complete result, no file is
+# half-written, the journal parses, and no task that had completed ran again. Processes a killed
+# run left behind are ended by the next run.
+source "$(dirname "$0")/lib.sh"
+
+values=$(seq -s, 0 299)
+cat >many.yaml <<YAML
+name: many
+command: ["sh", "-c", "echo {i}"]
+matrix: {i: [$values]}
+YAML
+
+RANDOM=42  # deterministic kill times
+for round in $(seq 1 10); do
+  "$BENCHMATRIX" run many.yaml --out out --cores 0,1 >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(( RANDOM % 25 + 5 ))"
+  kill -KILL $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+done
+run_bm 0 run many.yaml --out out --cores 0,1
+assert_contains out.txt "many:"
+
+python3 - out <<'PY'
+import json, os, sys
+out = sys.argv[1]
+plan = json.load(open(os.path.join(out, "plan.json")))
+ids = {t["path"]: t["task_id"] for t in plan["tasks"]}
+assert len(ids) == 300, len(ids)
+for path, task_id in ids.items():
+    result = json.load(open(os.path.join(out, "tasks", path, "result.json")))  # complete JSON
+    assert result["task_id"] == task_id and result["status"] == "succeeded", (path, result.get("status"))
+for root, _, files in os.walk(out):
+    for name in files:
+        assert ".tmp." not in name, os.path.join(root, name)
+started_after_done = []
+done = set()
+lines = open(os.path.join(out, "journal.jsonl")).read().split("\n")
+assert lines[-1] == "", "the journal ends with a complete line"
+for line in lines[:-1]:
+    event = json.loads(line)  # every complete line parses
+    if event["event"] == "task-succeeded":
+        assert event["path"] not in done, ("succeeded twice", event["path"])
+        done.add(event["path"])
+    if event["event"] == "task-started" and event["path"] in done:
+        started_after_done.append(event["path"])
+assert not started_after_done, ("completed tasks ran again", started_after_done[:5])
+PY
+
+# A killed run's process is found and ended by the next run.
+cat >orphan.yaml <<'YAML'
+name: orphan
+command: ["sh", "-c", "{i.script}"]
+matrix:
+  i:
+    - {name: hang, script: "exec sleep 59.123"}
+    - {name: quick, script: "true"}
+YAML
+"$BENCHMATRIX" run orphan.yaml --out orphan-out --filter i=hang >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do pgrep -f "sleep 59.123" >/dev/null && break; sleep 0.05; done
+pgrep -f "sleep 59.123" >/dev/null || fail "the task never started"
+kill -KILL $pid
+wait $pid 2>/dev/null || true
+pgrep -f "sleep 59.123" >/dev/null || fail "the orphan died with benchmatrix; nothing to test"
+run_bm 0 run orphan.yaml --out orphan-out --filter i=quick
+assert_contains out.txt "ended 1 process left running by an earlier run that was killed"
+for _ in $(seq 1 50); do
+  alive=$( (pgrep -f "sleep 59.123" || true) | while read -r p; do [ "$(ps -o stat= -p "$p" | cut -c1)" != Z ] && echo "$p"; done)
+  [ -z "$alive" ] && break
+  sleep 0.1
+done
+[ -z "$alive" ] || fail "the orphaned process is still running: $alive"
+echo "crash_test: ok"
