@@ -28,6 +28,7 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/hash.hpp"
+#include "util/environment.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -42,18 +43,24 @@ int list_command(const ListOptions& options) {
   std::vector<std::size_t> selected = select_tasks(plan, options.filter);
   Store store(default_out(plan.config(), options.out));
   std::map<TaskState, std::size_t> counts;
+  std::vector<std::string> inherited = current_environment(plan.config().env_inherit);
+  std::size_t differing = 0;
   if (!options.json) {
     fmt::print("{:<8} {:<16}  {}\n", "STATE", "TASK", "AXES");
   }
   for (std::size_t task : selected) {
     TaskState state = store.state(plan, task);
     ++counts[state];
+    bool env_differs = state != TaskState::Pending && store.environment_differs(plan, task, inherited);
+    differing += env_differs ? 1 : 0;
     if (options.json) {
       nlohmann::json line = task_spec_json(plan, task);
       line["state"] = to_string(state);
+      line["environment_differs"] = env_differs;
       fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
-      fmt::print("{:<8} {}  {}\n", to_string(state), plan.task_id(task), plan.label(task));
+      fmt::print("{:<8} {}  {}{}\n", to_string(state), plan.task_id(task), plan.label(task),
+                 env_differs ? "  (environment differs)" : "");
     }
   }
   if (!options.json) {
@@ -65,6 +72,11 @@ int list_command(const ListOptions& options) {
     }
     fmt::print("{} task{} ({}) in {}\n", selected.size(), selected.size() == 1 ? "" : "s", join(parts, ", "),
                store.root().string());
+    if (differing > 0) {
+      fmt::print("{} task{} ran with another inherited environment than this shell's (see env.json in their "
+                 "folders); that alone never makes a task run again\n",
+                 differing, differing == 1 ? "" : "s");
+    }
   }
   return k_exit_ok;
 }

@@ -28,6 +28,7 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/hash.hpp"
+#include "util/environment.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -61,18 +62,6 @@ std::vector<int> parse_gpu_list(const std::string& text) {
   } catch (const UserError& error) {
     throw UserError(fmt::format("--gpus: {}", error.what()));
   }
-}
-
-// The environment every task inherits: ours, less any BENCHMATRIX_* of an enclosing run (the
-// protocol variables are set per task and must never leak from a parent).
-std::vector<std::string> inherited_environment() {
-  std::vector<std::string> env;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (!starts_with(*entry, "BENCHMATRIX_")) {
-      env.emplace_back(*entry);
-    }
-  }
-  return env;
 }
 
 ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
@@ -234,7 +223,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   ResourcePool pool = layout.make_pool();
   LocalExecutor executor(signals.original_mask());
   RunnerOptions runner_options;
-  runner_options.attempt.inherited_env = inherited_environment();
+  runner_options.attempt.inherited_env = current_environment(plan.config().env_inherit);
   runner_options.attempt.timeout = timeout;
   runner_options.retries = options.retries;
   runner_options.context = context;

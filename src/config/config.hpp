@@ -141,6 +141,9 @@ struct Config {
   // rounds of one run each, in an order shuffled per round from this seed.
   bool interleave = false;
   std::uint64_t interleave_seed = 1;
+  // Which inherited variables a task sees: nullopt = all (as hyperfine and GNU parallel do);
+  // a list = only those (`env: clean` or `env_inherit: [...]`), for a reproducible environment.
+  std::optional<std::vector<std::string>> env_inherit;
   std::string executor = "local";
   std::vector<std::string> reports;
   AnalysisSettings analysis;

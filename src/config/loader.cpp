@@ -592,7 +592,8 @@ public:
     config.file = m_file;
     auto top = entries(root, "config",
                        {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
-                        "include", "exclude", "repeat", "task", "resources", "parallel", "env", "executor",
+                        "include", "exclude", "repeat", "task", "resources", "parallel", "env", "env_inherit",
+                        "executor",
                         "report", "analysis"});
     bool shell = false;
     if (root["shell"]) {
@@ -627,7 +628,31 @@ public:
       } else if (field == "parallel") {
         config.parallel_names = parallel(value);
       } else if (field == "env") {
-        config.defaults.env = env(value, "env");
+        if (value.IsScalar() && value.Scalar() == "clean") {
+          // A minimal environment: just what programs commonly need to run at all.
+          config.env_inherit = std::vector<std::string>{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"};
+        } else {
+          config.defaults.env = env(value, "env");
+        }
+      } else if (field == "env_inherit") {
+        if (value.IsScalar() && value.Scalar() == "all") {
+          config.env_inherit.reset();
+        } else if (value.IsScalar() && value.Scalar() == "none") {
+          config.env_inherit = std::vector<std::string>{};
+        } else if (value.IsSequence()) {
+          std::vector<std::string> names;
+          for (const auto& item : value) {
+            std::string variable = name(item, "env_inherit");
+            if (!is_identifier(variable, false)) {
+              fail(item, fmt::format("env_inherit: '{}' is not a valid environment variable name",
+                                     printable(variable, 60)));
+            }
+            names.push_back(variable);
+          }
+          config.env_inherit = names;
+        } else {
+          expected(value, "env_inherit", "all, none, or a list of variable names to keep");
+        }
       } else if (field == "executor") {
         config.executor = scalar(value, "executor");
         if (config.executor == "slurm") {

@@ -364,6 +364,13 @@ void Plan::finish() {
     for (const auto& [name, value] : commands.env) {
       hasher.add_field(name).add_field(value);
     }
+    if (m_config->env_inherit) {
+      // The allow-list defines what the task sees; the inherited values themselves never count.
+      hasher.add_field("env_inherit");
+      for (const auto& name : *m_config->env_inherit) {
+        hasher.add_field(name);
+      }
+    }
     hasher.add_u64(static_cast<std::uint64_t>(settings.warmup));
     hasher.add_u64(static_cast<std::uint64_t>(settings.runs));
     hasher.add_u64(static_cast<std::uint64_t>(settings.cpus));

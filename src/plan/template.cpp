@@ -101,7 +101,8 @@ Template Template::parse(std::string_view text, const SourceLocation& where) {
     };
     if (!valid(name, false) || (dot != std::string_view::npos && !valid(field, true))) {
       throw UserError(where, fmt::format("'{}': '{{{}}}' is not a placeholder; expected {{axis}}, {{axis.field}} or "
-                                         "one of {{slot}}, {{cores}}, {{gpus}}, {{result_dir}}, {{task_id}}",
+                                         "one of {{slot}}, {{cores}}, {{gpus}}, {{result_dir}}, {{task_id}} (for a literal brace, "
+                                         "as in a shell's ${{{{VAR}}}}, write {{{{ and }}}})",
                                          printable(text), printable(inner)));
     }
     Segment segment;

@@ -121,6 +121,7 @@ void Runner::fill() {
       m_status.task_started(m_plan, task, *lease, next->attempt);
       attempts.push_back(std::make_unique<TaskAttempt>(m_plan, task, next->attempt, *lease, slot,
                                                        m_store.task_dir(m_plan, task), m_options.attempt));
+      m_store.write_environment(m_plan, task, attempts.back()->environment(), m_options.attempt.inherited_env);
       ++m_summary.attempts;
     }
     advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed));

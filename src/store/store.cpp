@@ -6,6 +6,8 @@
 
 #include "util/clock.hpp"
 #include "util/duration.hpp"
+#include "util/environment.hpp"
+#include "util/hash.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -217,7 +219,7 @@ nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
   }
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [name, value] : commands.env) {
-    env[name] = show({value}).front();
+    env[name] = redacted(name, show({value}).front());
   }
   nlohmann::json spec = {{"task_id", plan.task_id(task)},
                          {"path", plan.relative_path(task)},
@@ -317,6 +319,42 @@ void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
                      {"cpus", cpus},
                      {"gpus", gpus}});
   m_dirty = true;
+}
+
+std::string comparable_environment_hash(const std::vector<std::string>& inherited, const EnvList& config_env) {
+  Hasher hasher;
+  for (const auto& entry : inherited) {
+    std::string name = entry.substr(0, entry.find('='));
+    bool set_by_config = std::any_of(config_env.begin(), config_env.end(),
+                                     [&](const auto& pair) { return pair.first == name; });
+    if (!set_by_config && !is_volatile_variable(name)) {
+      hasher.add_field(entry);
+    }
+  }
+  return hasher.hex();
+}
+
+void Store::write_environment(const Plan& plan, std::size_t task, const std::vector<std::string>& effective,
+                              const std::vector<std::string>& inherited) {
+  // The effective environment of this attempt, for reproducing it; secrets are never written.
+  // The hash covers the real inherited values so that `list` can tell when today's differs.
+  nlohmann::json variables = nlohmann::json::object();
+  for (const auto& entry : effective) {
+    std::string name = entry.substr(0, entry.find('='));
+    variables[name] = redacted(name, entry.substr(std::min(entry.size(), name.size() + 1)));
+  }
+  nlohmann::json json = {{"schema", k_schema},
+                         {"variables", variables},
+                         {"inherited_hash", comparable_environment_hash(inherited, plan.settings(task).env)}};
+  write_file_atomic(task_dir(plan, task) / "env.json", dump(json));
+}
+
+bool Store::environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const {
+  auto recorded = read_json(task_dir(plan, task) / "env.json");
+  if (!recorded) {
+    return false;
+  }
+  return recorded->value("inherited_hash", "") != comparable_environment_hash(inherited, plan.settings(task).env);
 }
 
 void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context) {

@@ -44,6 +44,12 @@ public:
   // result/failure markers, logs and metrics file are cleared.
   void begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
                   const std::vector<int>& cpus, const std::vector<int>& gpus);
+  // The effective environment of an attempt's processes (protocol variables aside), redacted.
+  void write_environment(const Plan& plan, std::size_t task, const std::vector<std::string>& effective,
+                         const std::vector<std::string>& inherited);
+  // Whether the inherited environment now differs from the one the task's last attempt had
+  // (variables the config sets, and volatile ones like SHLVL or OLDPWD, do not count).
+  bool environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const;
   // A task attempt ended: samples.csv, then result.json (success) or failure.json.
   void finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context);
   void record(nlohmann::json event);  // a journal event of the run (started, interrupted, ...)
@@ -68,6 +74,9 @@ private:
   bool m_dirty = false;
   std::chrono::steady_clock::time_point m_last_sync{};
 };
+
+// A hash of the inherited environment that ignores what the config sets and volatile variables.
+std::string comparable_environment_hash(const std::vector<std::string>& inherited, const EnvList& config_env);
 
 // The JSON of a task's identity and spec (task.json; also embedded in result.json).
 nlohmann::json task_spec_json(const Plan& plan, std::size_t task);
