@@ -1,6 +1,7 @@
 #include "cli/command_support.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -228,7 +229,21 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   runner_options.retries = options.retries;
   runner_options.context = context;
   Runner runner(plan, store, executor, pool, status, runner_options);
-  summary = runner.run(to_run, summary);
+  try {
+    summary = runner.run(to_run, summary);
+  } catch (const SystemError& error) {
+    if (error.error_number() != ENOSPC && error.error_number() != EDQUOT) {
+      throw;
+    }
+    // Nothing half-written counts (every file is renamed into place whole), so stopping here
+    // loses nothing finished; the executor's destructor ends what is still running.
+    fmt::print(stderr,
+               "benchmatrix: error: the disk holding {} is full ({}).\n"
+               "Stopped: running tasks were ended; every result already written is complete. Free some space "
+               "and run the same command again to resume.\n",
+               store.root().string(), error.what());
+    return k_exit_failed;
+  }
   summary.finished = utc_timestamp();
 
   store.write_execution_summary(summary_json(plan, store, summary, layout, context));

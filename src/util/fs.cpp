@@ -54,10 +54,10 @@ void write_all(int fd, std::string_view data, const std::string& what) {
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync) {
   // The temporary name carries the pid so two processes never share one; a leftover from a
-  // crash is never mistaken for the real file and is overwritten by the next attempt.
+  // crash is never mistaken for the real file and is removed by the next writer of the folder.
   std::filesystem::path temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
-  {
+  try {
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd) {
       throw_errno("open", temporary.string());
@@ -69,11 +69,12 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     if (::close(fd.release()) != 0) {
       throw_errno("close", temporary.string());
     }
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temporary.c_str());
-    throw SystemError("rename", temporary.string() + " -> " + path.string(), saved);
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      throw_errno("rename", temporary.string() + " -> " + path.string());
+    }
+  } catch (const SystemError&) {
+    ::unlink(temporary.c_str());  // a full disk must not keep half a file around
+    throw;
   }
 }
 

@@ -67,4 +67,33 @@ for root, _, files in os.walk(os.path.join(out, "tasks")):
         if name == "result.json":
             json.load(open(os.path.join(root, name)))
 PY
+# A second Ctrl-C kills at once, even tasks that ignore SIGTERM and have a long grace period.
+cat >stubborn.yaml <<'YAML'
+name: stubborn
+command: ["sh", "-c", "trap '' TERM; echo started > \"$BENCHMATRIX_RESULT_DIR/started\"; sleep 60; sleep 60"]
+matrix: {i: [a, b]}
+task: {kill_grace: 60s}
+YAML
+"$BENCHMATRIX" run stubborn.yaml --out stubborn-out >out3.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ -e stubborn-out/tasks/a/started ] && break; sleep 0.05; done
+[ -e stubborn-out/tasks/a/started ] || fail "the stubborn task never started"
+start=$(date +%s)
+kill -INT $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null || fail "the first interrupt should wait for the grace period"
+kill -INT $pid
+code=0; wait $pid || code=$?
+assert_eq "$code" 130 "exit code after two interrupts"
+[ $(( $(date +%s) - start )) -lt 10 ] || fail "the second interrupt did not kill at once"
+assert_contains out3.txt "killing every running task now"
+python3 - stubborn-out <<'PY'
+import json, os, sys
+out = sys.argv[1]
+for line in open(os.path.join(out, "journal.jsonl")):
+    json.loads(line)
+assert not os.path.exists(os.path.join(out, "tasks", "a", "result.json"))
+summary = [f for f in os.listdir(os.path.join(out, "runs"))]
+assert summary, "no execution summary"
+PY
 echo "resume_test: ok"
