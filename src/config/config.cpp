@@ -43,6 +43,7 @@ void TaskSettings::overlay(const TaskSettings& other) {
   take(cooldown, other.cooldown);
   take(timeout, other.timeout);
   take(kill_grace, other.kill_grace);
+  take(output_limit, other.output_limit);
   take(retries, other.retries);
   take(cpus, other.cpus);
   take(gpus, other.gpus);
@@ -63,6 +64,7 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   resolved.timeout = settings.timeout;
   resolved.cooldown = settings.cooldown.value_or(resolved.cooldown);
   resolved.kill_grace = settings.kill_grace.value_or(resolved.kill_grace);
+  resolved.output_limit = settings.output_limit.value_or(resolved.output_limit);
   resolved.retries = settings.retries.value_or(resolved.retries);
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
   resolved.gpus = settings.gpus.value_or(resolved.gpus);

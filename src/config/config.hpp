@@ -34,6 +34,7 @@ struct TaskSettings {
   std::optional<std::chrono::nanoseconds> cooldown;  // pause before each run after the first
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<std::chrono::nanoseconds> kill_grace;
+  std::optional<std::uint64_t> output_limit;  // bytes kept per output stream per process; 0 = all
   std::optional<int> retries;
   std::optional<int> cpus;
   std::optional<int> gpus;
@@ -53,6 +54,7 @@ struct ResolvedSettings {
   std::chrono::nanoseconds cooldown{0};
   std::optional<std::chrono::nanoseconds> timeout;
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};
+  std::uint64_t output_limit = 64ULL << 20;
   int retries = 0;
   int cpus = 1;
   int gpus = 0;

@@ -225,6 +225,33 @@ public:
     return result;
   }
 
+  // A size in bytes: 1048576, 64MiB, 500KB, 2GiB; 0 or `unlimited` for no limit.
+  std::uint64_t size(const YAML::Node& node, const std::string& what) const {
+    std::string expectation = "a size such as 64MiB, 500KB or 0 (no limit)";
+    std::string text = scalar(node, what);
+    if (text == "unlimited") {
+      return 0;
+    }
+    std::uint64_t number = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (error != std::errc() || end == text.data()) {
+      expected(node, what, expectation);
+    }
+    std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+    static const std::vector<std::pair<std::string_view, std::uint64_t>> k_units = {
+        {"", 1},          {"B", 1},           {"KB", 1000},       {"MB", 1000000}, {"GB", 1000000000},
+        {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
+    for (const auto& [name, scale] : k_units) {
+      if (unit == name) {
+        if (number > (1ULL << 50) / scale) {
+          expected(node, what, expectation + " (at most 1 PiB)");
+        }
+        return number * scale;
+      }
+    }
+    expected(node, what, expectation);
+  }
+
   // A real number in [min, max]; "2%" means 0.02 when `percent` is allowed.
   double number(const YAML::Node& node, const std::string& what, double min, double max, bool percent) const {
     std::string expectation = percent ? fmt::format("a fraction from {} to {} (e.g. 0.02 or 2%)", min, max)
@@ -345,13 +372,15 @@ public:
   // task: {timeout, kill_grace, retries, cpus, gpus, priority}
   void task(const YAML::Node& node, const std::string& what, TaskSettings& settings) const {
     for (const auto& [key, value] :
-         entries(node, what, {"timeout", "kill_grace", "retries", "cpus", "gpus", "priority"})) {
+         entries(node, what, {"timeout", "kill_grace", "output_limit", "retries", "cpus", "gpus", "priority"})) {
       const std::string& name = key.Scalar();
       std::string field = what + "." + name;
       if (name == "timeout") {
         settings.timeout = duration(value, field);
       } else if (name == "kill_grace") {
         settings.kill_grace = duration(value, field);
+      } else if (name == "output_limit") {
+        settings.output_limit = size(value, field);
       } else if (name == "retries") {
         settings.retries = static_cast<int>(integer(value, field, 0, 100));
       } else if (name == "cpus") {

@@ -23,6 +23,9 @@ struct ProcessSpec {
   std::optional<std::chrono::nanoseconds> timeout;  // wall-clock limit of this process
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};  // TERM -> KILL delay on timeout/interrupt
   std::chrono::nanoseconds start_delay{0};  // cool-down: start no sooner than this after start()
+  // > 0: each stream keeps at most this many bytes of this process's output (its head and tail,
+  // with a marker of what was dropped), read through a pipe; 0: written straight to the file.
+  std::uint64_t output_cap = 0;
 };
 
 // How one process ended. Exactly one of: spawn failed (start_error set), exited (exit_code), or
@@ -41,6 +44,9 @@ struct ProcessResult {
   double user_seconds = 0;           // of this child alone (wait4), not its reaped descendants mixed in
   double system_seconds = 0;
   long max_rss_kib = 0;              // peak resident set size, KiB
+  std::uint64_t output_bytes[2] = {0, 0};    // stdout, stderr: written by the process (when capped)
+  std::uint64_t output_dropped[2] = {0, 0};  // dropped from the middle to respect the cap
+  std::string output_error;          // the log could not be written (the output was dropped)
 
   bool succeeded() const { return start_error.empty() && exit_code == 0 && !timed_out && !interrupted; }
   std::string describe() const;      // "exit code 3", "killed by signal 11 (SIGSEGV)", "timed out after 2.0s", ...

@@ -31,6 +31,7 @@ namespace bm {
 namespace {
 
 constexpr std::uint64_t k_signal_key = 0;  // epoll key of the signalfd; a child's pid is never 0
+constexpr std::uint64_t k_pipe_key = 1ULL << 40;  // | pid << 1 | stream: a capped output pipe
 constexpr int k_max_events = 16;
 constexpr int k_first_free_fd = 3;
 
@@ -219,6 +220,7 @@ struct Spawned {
   pid_t pid = -1;
   Clock::time_point started{};
   std::string error;  // set when nothing was started
+  std::unique_ptr<OutputSink> sinks[2];
 };
 
 Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int dev_null) {
@@ -246,7 +248,12 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   UniqueFd output[2];
   const std::string* paths[2] = {&spec.stdout_path, &spec.stderr_path};
   for (int i = 0; i < 2; ++i) {
-    if (!paths[i]->empty()) {
+    if (!paths[i]->empty() && spec.output_cap > 0) {
+      spawned.sinks[i] = OutputSink::open(*paths[i], spec.output_cap, spawned.error);
+      if (!spawned.sinks[i]) {
+        return spawned;
+      }
+    } else if (!paths[i]->empty()) {
       output[i] = open_for_child(*paths[i], O_WRONLY | O_CREAT | O_APPEND);
       if (!output[i]) {
         spawned.error = error_text("open", *paths[i], errno);
@@ -258,7 +265,7 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   SpawnFileActions actions;
   check_spawn_call(posix_spawn_file_actions_adddup2(actions.get(), dev_null, STDIN_FILENO), "posix_spawn_file_actions_adddup2");
   for (int i = 0; i < 2; ++i) {
-    int source = output[i] ? output[i].get() : dev_null;
+    int source = spawned.sinks[i] ? spawned.sinks[i]->write_fd() : output[i] ? output[i].get() : dev_null;
     check_spawn_call(posix_spawn_file_actions_adddup2(actions.get(), source, STDOUT_FILENO + i), "posix_spawn_file_actions_adddup2");
   }
 #if defined(__GLIBC_PREREQ) && __GLIBC_PREREQ(2, 34)
@@ -302,6 +309,11 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
       kill_group_and_reap(spawned.pid);
     }
     throw;
+  }
+  for (auto& sink : spawned.sinks) {
+    if (sink) {
+      sink->close_write_end();  // only the child holds it now: EOF comes when its side closes
+    }
   }
   if (result != 0) {
     spawned.error = error_text("posix_spawn", *program, result);
@@ -420,6 +432,17 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
       return;
     }
   }
+  for (int i = 0; i < 2; ++i) {
+    if (spawned.sinks[i]) {
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.u64 = k_pipe_key | (static_cast<std::uint64_t>(child.pid) << 1) | static_cast<std::uint64_t>(i);
+      if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, spawned.sinks[i]->read_fd(), &event) != 0) {
+        throw_errno("epoll_ctl", "output pipe");
+      }
+      child.sinks[i] = std::move(spawned.sinks[i]);
+    }
+  }
   if (m_spawn_listener) {
     m_spawn_listener(spec.token, child.pid, process_start_ticks(child.pid).value_or(0));
   }
@@ -456,6 +479,8 @@ ExecutorEvent LocalExecutor::wait() {
     for (int i = 0; i < count; ++i) {
       if (events[i].data.u64 == k_signal_key) {
         read_signals(seen);
+      } else if ((events[i].data.u64 & k_pipe_key) != 0) {
+        read_output(events[i].data.u64);
       } else {
         finish_if_exited(static_cast<pid_t>(events[i].data.u64), seen);
       }
@@ -485,6 +510,20 @@ void LocalExecutor::terminate_all(int signal) {
       Clock::time_point kill_at = now + child.kill_grace;
       child.kill_at = child.kill_at ? std::min(*child.kill_at, kill_at) : kill_at;
     }
+  }
+}
+
+void LocalExecutor::read_output(std::uint64_t key) {
+  auto pid = static_cast<pid_t>((key & ~k_pipe_key) >> 1);
+  auto it = m_children.find(pid);
+  if (it == m_children.end()) {
+    return;
+  }
+  std::unique_ptr<OutputSink>& sink = it->second.sinks[key & 1];
+  if (sink && !sink->drain()) {
+    // End of stream: stop watching it (a hung-up pipe would wake every wait); the sink is
+    // finished with its process.
+    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, sink->read_fd(), nullptr);
   }
 }
 
@@ -549,10 +588,19 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
       throw_errno("wait4", std::to_string(pid));
     }
   }
-  const Child& child = it->second;
+  Child& child = it->second;
   ExecutorEvent event;
   ProcessResult& result = event.result;
   result.token = child.token;
+  for (int i = 0; i < 2; ++i) {
+    if (child.sinks[i]) {
+      result.output_dropped[i] = child.sinks[i]->finish();
+      result.output_bytes[i] = child.sinks[i]->total();
+      if (result.output_error.empty()) {
+        result.output_error = child.sinks[i]->write_error();
+      }
+    }
+  }
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

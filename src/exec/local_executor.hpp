@@ -1,11 +1,13 @@
 #pragma once
 
 #include "exec/executor.hpp"
+#include "exec/output_sink.hpp"
 #include "util/fs.hpp"
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 #include <optional>
@@ -56,11 +58,13 @@ private:
     std::chrono::nanoseconds kill_grace{};
     bool timed_out = false;
     bool interrupted = false;
+    std::unique_ptr<OutputSink> sinks[2];  // stdout, stderr when the output is capped
   };
 
   void start_now(const ProcessSpec& spec);
   void start_due(Clock::time_point now);
   void queue_start_failure(std::uint64_t token, std::string message);
+  void read_output(std::uint64_t key);
   void read_signals(Clock::time_point seen);
   void finish_if_exited(pid_t pid, Clock::time_point seen);
   void enforce_deadlines(Clock::time_point now);

@@ -106,6 +106,7 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   spec.cpus = m_lease.cpus;
   spec.timeout = m_timeout;
   spec.kill_grace = m_settings.kill_grace;
+  spec.output_cap = m_settings.output_limit;
   bool measured = step.phase == Phase::Warmup || step.phase == Phase::Run;
   bool first = m_next_step == 0 || (m_next_step == 1 && m_steps[0].phase == Phase::Setup);
   if (measured && !first) {
@@ -194,6 +195,19 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
   record.interrupted = result.interrupted;
   record.start_error = result.start_error;
   record.outcome = result.describe();
+  static constexpr const char* k_streams[] = {"stdout", "stderr"};
+  for (int i = 0; i < 2; ++i) {
+    if (result.output_dropped[i] > 0) {
+      m_outcome.warnings.push_back(fmt::format("{} {}: {} wrote {} bytes; {} were dropped from the middle of {}.log "
+                                               "(task.output_limit keeps {} bytes per stream)",
+                                               to_string(step.phase), step.index, k_streams[i], result.output_bytes[i],
+                                               result.output_dropped[i], k_streams[i], m_settings.output_limit));
+    }
+  }
+  if (!result.output_error.empty()) {
+    m_outcome.warnings.push_back(fmt::format("{} {}: output could not be logged: {}", to_string(step.phase),
+                                             step.index, result.output_error));
+  }
   collect_metrics(record);
   m_outcome.runs.push_back(record);
 
