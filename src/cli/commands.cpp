@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -146,7 +147,19 @@ Config exec_config(const ExecOptions& options) {
 
 } // namespace
 
+// Many slots each hold a pidfd and two output pipes: take the hard limit on open files, as the
+// kernel allows any process to. A run that still runs out reports it per task (a start error
+// naming EMFILE), never crashes.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int main_entry(int argc, char** argv) {
+  raise_open_file_limit();
   CommandLine command_line;
   if (auto code = parse_command_line(argc, argv, command_line)) {
     return *code;

@@ -220,6 +220,7 @@ struct Spawned {
   pid_t pid = -1;
   Clock::time_point started{};
   std::string error;  // set when nothing was started
+  int error_number = 0;
   std::unique_ptr<OutputSink> sinks[2];
 };
 
@@ -249,13 +250,14 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   const std::string* paths[2] = {&spec.stdout_path, &spec.stderr_path};
   for (int i = 0; i < 2; ++i) {
     if (!paths[i]->empty() && spec.output_cap > 0) {
-      spawned.sinks[i] = OutputSink::open(*paths[i], spec.output_cap, spawned.error);
+      spawned.sinks[i] = OutputSink::open(*paths[i], spec.output_cap, spawned.error, &spawned.error_number);
       if (!spawned.sinks[i]) {
         return spawned;
       }
     } else if (!paths[i]->empty()) {
       output[i] = open_for_child(*paths[i], O_WRONLY | O_CREAT | O_APPEND);
       if (!output[i]) {
+        spawned.error_number = errno;
         spawned.error = error_text("open", *paths[i], errno);
         return spawned;
       }
@@ -316,6 +318,7 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     }
   }
   if (result != 0) {
+    spawned.error_number = result;
     spawned.error = error_text("posix_spawn", *program, result);
   }
   return spawned;
@@ -407,6 +410,11 @@ void LocalExecutor::start_due(Clock::time_point now) {
 
 void LocalExecutor::start_now(const ProcessSpec& spec) {
   Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get());
+  if ((spawned.error_number == EMFILE || spawned.error_number == ENFILE) && !m_children.empty()) {
+    // Out of file descriptors only for now: start it when a running process has given its back.
+    m_waiting_for_descriptors.push_back(spec);
+    return;
+  }
   if (!spawned.error.empty()) {
     queue_start_failure(spec.token, std::move(spawned.error));
     return;
@@ -490,7 +498,12 @@ ExecutorEvent LocalExecutor::wait() {
 
 void LocalExecutor::terminate_all(int signal) {
   Clock::time_point now = Clock::now();
-  // Processes still in their cool-down never start: they end here, interrupted.
+  // Processes still in their cool-down (or waiting for descriptors) never start: they end here,
+  // interrupted.
+  for (auto& spec : m_waiting_for_descriptors) {
+    m_delayed.emplace_back(now, std::move(spec));
+  }
+  m_waiting_for_descriptors.clear();
   for (auto& [due, spec] : m_delayed) {
     ExecutorEvent event;
     event.result.token = spec.token;
@@ -618,6 +631,11 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
   result.max_rss_kib = usage.ru_maxrss;
   m_ready.push_back(std::move(event));
   m_children.erase(it);  // closing the pidfd also takes it out of the epoll set
+  if (!m_waiting_for_descriptors.empty()) {
+    ProcessSpec waiting = std::move(m_waiting_for_descriptors.front());
+    m_waiting_for_descriptors.pop_front();
+    start_now(waiting);
+  }
 }
 
 void LocalExecutor::enforce_deadlines(Clock::time_point now) {

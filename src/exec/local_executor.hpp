@@ -77,6 +77,7 @@ private:
   UniqueFd m_dev_null;  // stdin of every child, and its output when no path is given
   std::map<pid_t, Child> m_children;
   std::vector<std::pair<Clock::time_point, ProcessSpec>> m_delayed;  // cool-downs: started when due
+  std::deque<ProcessSpec> m_waiting_for_descriptors;  // EMFILE: started as running ones end
   std::deque<ExecutorEvent> m_ready;  // seen but not yet returned; at most one per child and signal read
   std::size_t m_unreturned = 0;       // started, end not yet returned by wait()
 };

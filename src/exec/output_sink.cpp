@@ -18,11 +18,15 @@ constexpr std::size_t k_chunk = 64 * 1024;
 
 } // namespace
 
-std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint64_t cap, std::string& error) {
+std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint64_t cap, std::string& error,
+                                             int* error_number) {
   std::unique_ptr<OutputSink> sink(new OutputSink());
   sink->m_path = path;
   sink->m_file.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!sink->m_file) {
+    if (error_number != nullptr) {
+      *error_number = errno;
+    }
     error = SystemError("open", path, errno).what();
     return nullptr;
   }
@@ -32,6 +36,9 @@ std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint6
   sink->m_tail = cap - sink->m_head;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
+    if (error_number != nullptr) {
+      *error_number = errno;
+    }
     error = SystemError("pipe2", path, errno).what();
     return nullptr;
   }

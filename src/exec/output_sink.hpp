@@ -17,7 +17,8 @@ class OutputSink {
 public:
   // Opens (creates) the log and a pipe; the child gets write_fd() as its stdout or stderr.
   // Returns null with `error` set when either cannot be opened.
-  static std::unique_ptr<OutputSink> open(const std::string& path, std::uint64_t cap, std::string& error);
+  static std::unique_ptr<OutputSink> open(const std::string& path, std::uint64_t cap, std::string& error,
+                                          int* error_number = nullptr);
 
   int read_fd() const { return m_read.get(); }
   int write_fd() const { return m_write.get(); }

@@ -72,4 +72,9 @@ run_bm 1 run failures.yaml --out out --filter case=exits --retries 2
 assert_contains out.txt "(attempt 1 failed, retrying)"
 assert_contains out.txt "(attempt 2 failed, retrying)"
 assert_eq "$(grep -c "case=exits" out.txt)" 4 "lines about the retried task"
+# Too many open files: with a tiny descriptor limit, starts wait for running tasks to give
+# descriptors back instead of failing.
+printf 'name: fds\ncommand: ["sleep", "0.05"]\nmatrix: {i: [%s]}\n' "$(seq -s, 0 19)" >fds.yaml
+(ulimit -n 20; run_bm 0 run fds.yaml --out fds-out --jobs 12 --oversubscribe)
+assert_contains out.txt "fds: 20 succeeded, 0 failed"
 echo "failures_test: ok"
