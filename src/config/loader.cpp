@@ -72,7 +72,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 // ("task.timeout") so that every error says where, what was expected and what was found.
 class Reader {
 public:
-  explicit Reader(std::string file) : m_file(std::move(file)) {}
+  Reader(std::string file, bool run_discovery) : m_file(std::move(file)), m_run_discovery(run_discovery) {}
 
   SourceLocation where(const YAML::Node& node) const {
     YAML::Mark mark = node.Mark();
@@ -99,7 +99,9 @@ public:
     std::vector<std::pair<YAML::Node, YAML::Node>> result;
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // yaml-cpp's iterator yields a temporary pair: copy the nodes (handles) out of it.
+      YAML::Node key = it->first;
+      YAML::Node value = it->second;
       if (!key.IsScalar()) {
         expected(key, what + " key", "a plain name");
       }
@@ -118,7 +120,7 @@ public:
         fail(key, fmt::format("{}: unknown key '{}'{}; known keys: {}", what, printable(name, 60), hint,
                               join(allowed, ", ")));
       }
-      result.emplace_back(key, it->second);
+      result.emplace_back(key, value);
     }
     return result;
   }
@@ -499,6 +501,9 @@ public:
           expected(values, what, "a list of values or {discover: COMMAND}");
         }
         CommandTemplate command = this->command(discovery[0].second, what + ".discover", false);
+        if (!m_run_discovery) {
+          fail(discovery[0].second, what + ".discover: running discovery commands is disabled here");
+        }
         axis.values = discover_values(command.words, where(discovery[0].second));
       } else if (values.IsSequence()) {
         for (const auto& item : values) {
@@ -719,11 +724,15 @@ public:
         config.name == "..") {
       fail(root["name"], "name: must not contain '/' or '\\' (it names a folder)");
     }
+    if (std::any_of(config.name.begin(), config.name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+      fail(root["name"], "name: must not contain control characters (it names a folder)");
+    }
     return config;
   }
 
 private:
   std::string m_file;
+  bool m_run_discovery;
 };
 
 SourceLocation utf8_error_location(const std::string& text, const std::string& file) {
@@ -749,7 +758,7 @@ SourceLocation utf8_error_location(const std::string& text, const std::string& f
 
 } // namespace
 
-Config parse_config(const std::string& text, const std::string& file) {
+Config parse_config(const std::string& text, const std::string& file, bool run_discovery) {
   if (!is_valid_utf8(text)) {
     throw UserError(utf8_error_location(text, file), "the config is not valid UTF-8 text");
   }
@@ -764,7 +773,7 @@ Config parse_config(const std::string& text, const std::string& file) {
     throw UserError(SourceLocation{file, 1, 1}, "the config is empty; it needs at least `name:` and `command:`");
   }
   try {
-    Config config = Reader(file).config(root);
+    Config config = Reader(file, run_discovery).config(root);
     config.text_hash = Hasher().add(text).hex();
     return config;
   } catch (const YAML::Exception& error) {

@@ -11,7 +11,8 @@ namespace bm {
 // as `{discover: COMMAND}` are found by running COMMAND here (see discover.hpp).
 Config load_config(const std::string& path);
 
-// The same over text already in memory; `file` names it in errors.
-Config parse_config(const std::string& text, const std::string& file);
+// The same over text already in memory; `file` names it in errors. Without `run_discovery`,
+// `{discover: ...}` axes are an error instead of running a command (for the fuzzer).
+Config parse_config(const std::string& text, const std::string& file, bool run_discovery = true);
 
 } // namespace bm

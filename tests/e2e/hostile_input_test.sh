@@ -1,0 +1,76 @@
+# Hostile input: every config in tests/hostile_configs is refused with exit 2, a location and the
+# expected message, and nothing written; generated monsters (1 MB values, deep nesting) too;
+# hostile axis values never escape OUT or reach a shell; hostile task output never fails a run.
+source "$(dirname "$0")/lib.sh"
+
+count=0
+for file in "$SOURCE_DIR"/tests/hostile_configs/*.yaml; do
+  name=$(basename "$file" .yaml)
+  expect=$(head -n 1 "$file" | sed 's/^# expect: //')
+  run_bm 2 run "$file" --out "out-$name"
+  assert_contains err.txt "$expect"
+  grep -qE "$name\.yaml(:[0-9]+(:[0-9]+)?)?: " err.txt || fail "$name: the error names no location: $(cat err.txt)"
+  [ ! -e "out-$name" ] && [ ! -e results ] || fail "$name: something was written"
+  count=$((count + 1))
+done
+[ "$count" -ge 40 ] || fail "only $count hostile configs"
+
+# A 1 MB value, and nesting 1000 deep.
+python3 - <<'PY'
+open("huge.yaml", "w").write("name: t\ncommand: [x, '{nope}']\nmatrix: {a: ['" + "v" * 1_000_000 + "']}\n")
+open("deep.yaml", "w").write("name: t\ncommand: [x]\nanalysis: " + "[" * 1000 + "]" * 1000 + "\n")
+open("wide.yaml", "w").write("name: t\ncommand: [x]\nmatrix: {a: [" + ",".join(map(str, range(5000))) +
+                             "], b: [" + ",".join(map(str, range(5000))) + "]}\n")
+PY
+run_bm 2 run huge.yaml --out o
+assert_contains err.txt "huge.yaml:2:14: unknown placeholder {nope}"
+run_bm 2 run deep.yaml --out o
+assert_contains err.txt "deep.yaml:3:"
+run_bm 2 run wide.yaml --out o
+assert_contains err.txt "the matrix expands to 25000000 tasks; more than 20000000 is refused"
+[ ! -e o ] || fail "a refused config wrote its results folder"
+
+# Hostile axis values in a valid config: passed as one argv word, never through a shell, and
+# their folders stay inside OUT.
+mkdir canary
+cat >values.yaml <<'YAML'
+name: values
+command: ["sh", "-c", "printf %s \"$0\" > \"$BENCHMATRIX_RESULT_DIR/arg\"", "{v}"]
+matrix:
+  v: ["../../canary/escaped", "/etc/passwd", "a\nb", "$(touch pwned)", "`touch pwned`; rm -rf canary", "..", ".", "x/../../y", "''\"\""]
+YAML
+run_bm 0 run values.yaml --out out
+assert_contains out.txt "values: 9 succeeded, 0 failed"
+[ -z "$(ls -A canary)" ] || fail "something was written outside OUT"
+[ ! -e pwned ] && [ ! -e out/pwned ] || fail "a value reached a shell"
+python3 - out <<'PY'
+import json, os, sys
+out = os.path.realpath(sys.argv[1])
+plan = json.load(open(os.path.join(out, "plan.json")))
+expected = ["../../canary/escaped", "/etc/passwd", "a\nb", "$(touch pwned)", "`touch pwned`; rm -rf canary",
+            "..", ".", "x/../../y", "''\"\""]
+for task, value in zip(plan["tasks"], expected):
+    folder = os.path.realpath(os.path.join(out, "tasks", task["path"]))
+    assert folder.startswith(os.path.join(out, "tasks") + os.sep), folder
+    assert open(os.path.join(folder, "arg")).read() == value, (folder, value)
+PY
+
+# Hostile task output: malformed, enormous, NaN and Infinity lines are rejected one by one.
+cat >emit.py <<'PY'
+import os
+with open(os.environ["BENCHMATRIX_RESULT_FILE"], "a") as f:
+    f.write('{"metric": "ok", "value": 1.5}\n')
+    f.write('not json\n{"metric": "n", "value": NaN}\n{"metric": "i", "value": Infinity}\n')
+    f.write('{"metric": "big", "value": 1, "pad": "' + "x" * 2_000_000 + '"}\n')
+    f.write('\x00\xff garbage\n{"metric": "s", "samples": [1, "two"]}\n')
+PY
+printf 'name: output\ncommand: ["python3", "%s/emit.py"]\n' "$PWD" >output.yaml
+run_bm 0 run output.yaml --out out-output
+python3 - out-output/tasks/task/result.json <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+assert result["status"] == "succeeded"
+assert result["metrics"]["ok"]["n"] == 1
+assert len(result["warnings"]) == 6, result["warnings"]
+PY
+echo "hostile_input_test: ok ($count configs)"
