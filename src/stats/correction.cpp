@@ -1,6 +1,7 @@
 #include "stats/correction.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace bm {
@@ -37,7 +38,13 @@ std::string_view to_string(Correction correction) {
 
 std::vector<double> adjust_p_values(std::span<const double> p, Correction method) {
   const std::size_t n = p.size();
-  std::vector<double> adjusted(p.begin(), p.end());
+  // A p-value that is NaN or out of range counts as 1, the value that claims nothing; this also
+  // keeps the sort below well defined.
+  std::vector<double> clean(p.begin(), p.end());
+  for (double& value : clean) {
+    value = std::isnan(value) ? 1.0 : std::clamp(value, 0.0, 1.0);
+  }
+  std::vector<double> adjusted = clean;
   if (n == 0 || method == Correction::None) {
     return adjusted;
   }
@@ -50,12 +57,12 @@ std::vector<double> adjust_p_values(std::span<const double> p, Correction method
   }
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return p[x] < p[y]; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return clean[x] < clean[y]; });
   if (method == Correction::Holm) {
     // Step-down: the k-th smallest (0-based) times (m - k), made non-decreasing.
     double running = 0;
     for (std::size_t k = 0; k < n; ++k) {
-      running = std::max(running, std::min(1.0, p[order[k]] * (m - static_cast<double>(k))));
+      running = std::max(running, std::min(1.0, clean[order[k]] * (m - static_cast<double>(k))));
       adjusted[order[k]] = running;
     }
     return adjusted;
@@ -63,7 +70,7 @@ std::vector<double> adjust_p_values(std::span<const double> p, Correction method
   // Benjamini-Hochberg step-up: from the largest, p * m / rank, made non-increasing.
   double running = 1;
   for (std::size_t k = n; k-- > 0;) {
-    running = std::min(running, p[order[k]] * m / static_cast<double>(k + 1));
+    running = std::min(running, clean[order[k]] * m / static_cast<double>(k + 1));
     adjusted[order[k]] = std::min(1.0, running);
   }
   return adjusted;

@@ -1,5 +1,7 @@
 #include "stats/correction.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace bm {
@@ -28,7 +30,22 @@ TEST(StatsCorrection, CappedAtOneAndEmptyFamilies) {
   expect_near(adjust_p_values(std::vector<double>{0.6, 0.9}, Correction::Holm), {1, 1});
   EXPECT_TRUE(adjust_p_values(std::vector<double>{}, Correction::Holm).empty());
   EXPECT_EQ(parse_correction("fdr"), Correction::BenjaminiHochberg);
+  EXPECT_EQ(parse_correction("benjamini-hochberg"), Correction::BenjaminiHochberg);
   EXPECT_FALSE(parse_correction("sidak").has_value());
+  for (Correction method : {Correction::Holm, Correction::Bonferroni, Correction::BenjaminiHochberg, Correction::None}) {
+    EXPECT_EQ(parse_correction(to_string(method)), method);
+  }
+}
+
+TEST(StatsCorrection, NanCountsAsOneAndTiesAgree) {
+  // A NaN p-value is read as 1: Holm on {0.01, NaN} is {0.01 * 2, max(1 * 1, 0.02)} = {0.02, 1}.
+  expect_near(adjust_p_values(std::vector<double>{0.01, std::nan("")}, Correction::Holm), {0.02, 1});
+  // Tied p-values get equal adjusted values whatever their order (R's p.adjust):
+  // BH of {0.02, 0.02, 0.5}: 0.5 * 3/3 = 0.5, 0.02 * 3/2 = 0.03, min(0.03, 0.02 * 3/1) = 0.03.
+  expect_near(adjust_p_values(std::vector<double>{0.02, 0.02, 0.5}, Correction::BenjaminiHochberg),
+              {0.03, 0.03, 0.5});
+  // Holm: 0.02 * 3 = 0.06, max(0.06, 0.02 * 2) = 0.06, max(0.06, 0.5 * 1) = 0.5.
+  expect_near(adjust_p_values(std::vector<double>{0.02, 0.02, 0.5}, Correction::Holm), {0.06, 0.06, 0.5});
 }
 
 } // namespace

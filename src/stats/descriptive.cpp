@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <random>
 
@@ -16,6 +17,9 @@ double percentile(std::span<const double> sorted, double p) {
   if (sorted.empty()) {
     return 0;
   }
+  if (!(p >= 0)) {
+    p = 0;  // also NaN, which clamp would pass through
+  }
   double position = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
   auto below = static_cast<std::size_t>(std::floor(position));
   std::size_t above = std::min(below + 1, sorted.size() - 1);
@@ -27,6 +31,10 @@ double median_of(std::span<const double> values) {
   std::vector<double> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
   return percentile(sorted, 50);
+}
+
+bool all_finite(std::span<const double> values) {
+  return std::all_of(values.begin(), values.end(), [](double x) { return std::isfinite(x); });
 }
 
 Interval median_ci_order_statistics(std::span<const double> sorted, double confidence) {
@@ -59,13 +67,18 @@ Interval median_ci_order_statistics(std::span<const double> sorted, double confi
 
 Descriptive describe(std::span<const double> values, double confidence, std::uint64_t seed, int resamples) {
   Descriptive d;
-  d.n = values.size();
+  std::vector<double> sorted;
+  sorted.reserve(values.size());
+  std::copy_if(values.begin(), values.end(), std::back_inserter(sorted), [](double x) { return std::isfinite(x); });
+  if (sorted.size() != values.size()) {
+    d.notes.push_back(std::to_string(values.size() - sorted.size()) + " NaN or infinite values left out");
+  }
+  d.n = sorted.size();
   if (d.n == 0) {
     d.notes.push_back("no samples");
     d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "no samples";
     return d;
   }
-  std::vector<double> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
   const double n = static_cast<double>(d.n);
   d.min = sorted.front();
@@ -90,24 +103,34 @@ Descriptive describe(std::span<const double> values, double confidence, std::uin
     d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "n = 1";
     return d;
   }
-  double squares = 0;
-  for (double x : sorted) {
-    squares += (x - d.mean) * (x - d.mean);
+  const bool all_equal = d.min == d.max;
+  if (all_equal) {
+    d.mean = d.min;  // exactly, without the rounding of the sum
+  } else {
+    double squares = 0;
+    for (double x : sorted) {
+      squares += (x - d.mean) * (x - d.mean);
+    }
+    d.stddev = std::sqrt(squares / (n - 1));
   }
-  d.stddev = std::sqrt(squares / (n - 1));
   if (d.mean != 0) {
     d.cv = d.stddev / std::abs(d.mean);
   } else {
     d.notes.push_back("mean is 0: coefficient of variation undefined, shown as 0");
   }
-  // Student t interval of the mean (e.g. Wasserman, All of Statistics, 6.3.2).
+  if (!(confidence > 0 && confidence < 1)) {
+    d.notes.push_back("confidence must be between 0 and 1: no intervals");
+    d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "confidence must be between 0 and 1";
+    return d;
+  }
+  // Student t interval of the mean (e.g. Wasserman, All of Statistics, 6.3.2; R's t.test).
   boost::math::students_t t(n - 1);
   double half = boost::math::quantile(boost::math::complement(t, (1 - confidence) / 2)) * d.stddev / std::sqrt(n);
   d.mean_ci = {d.mean - half, d.mean + half, true, {}};
   d.median_ci_exact = median_ci_order_statistics(sorted, confidence);
 
-  if (d.stddev == 0) {
-    d.notes.push_back("all samples are equal: zero variance");
+  if (all_equal) {
+    d.notes.push_back("all samples are equal: zero variance, no Shapiro-Wilk test");
     d.median_ci = {d.median, d.median, true, {}};
     return d;
   }

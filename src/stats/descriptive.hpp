@@ -40,17 +40,22 @@ struct Descriptive {
 };
 
 // Describes a sample. Degenerate input (n = 0, n = 1, zero variance) gives defined values and
-// notes, never NaN. `resamples` = 0 skips the bootstrap.
+// notes, never NaN; NaN and infinite values are left out, with a note. `resamples` = 0 skips the
+// bootstrap.
 Descriptive describe(std::span<const double> values, double confidence = 0.95, std::uint64_t seed = 1,
                      int resamples = 2000);
 
 // Distribution-free CI of the median from order statistics (Conover 1999, Practical
 // Nonparametric Statistics, 3rd ed., 3.2): the widest symmetric pair x(k), x(n+1-k) whose
 // binomial(n, 1/2) coverage is at least `confidence`. Not defined when even [min, max] covers
-// less (n < 6 at 95%).
+// less (n < 6 at 95%). Needs sorted, finite input.
 Interval median_ci_order_statistics(std::span<const double> sorted, double confidence = 0.95);
 
 // Median of unsorted values (copies).
 double median_of(std::span<const double> values);
+
+// True when no value is NaN or infinite: the tests refuse such samples rather than sort them
+// (NaN breaks the ordering std::sort relies on).
+bool all_finite(std::span<const double> values);
 
 } // namespace bm

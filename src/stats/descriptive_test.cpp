@@ -4,9 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include "stats/outliers.hpp"
-#include "stats/shapiro_wilk.hpp"
-
 namespace bm {
 namespace {
 
@@ -19,6 +16,14 @@ TEST(StatsPercentile, MatchesNumpyLinear) {
   EXPECT_DOUBLE_EQ(percentile(x, 0), 1);
   EXPECT_DOUBLE_EQ(percentile(x, 100), 4);
   EXPECT_DOUBLE_EQ(percentile(std::vector<double>{7}, 99), 7);
+  // numpy.percentile([1, 1, 3, 4, 5], [10, 60, 95]): positions 0.4, 2.4, 3.8 of the sorted
+  // array (p / 100 * (n - 1)) give 1, 3 + 0.4 * 1 = 3.4 and 4 + 0.8 * 1 = 4.8.
+  std::vector<double> odd = {1, 1, 3, 4, 5};
+  EXPECT_DOUBLE_EQ(percentile(odd, 10), 1);
+  EXPECT_DOUBLE_EQ(percentile(odd, 60), 3.4);
+  EXPECT_DOUBLE_EQ(percentile(odd, 95), 4.8);
+  EXPECT_EQ(percentile(std::vector<double>{}, 50), 0);
+  EXPECT_EQ(percentile(odd, std::nan("")), 1);  // NaN p reads as 0, never an index from NaN
 }
 
 TEST(StatsDescribe, TextbookSample) {
@@ -55,6 +60,11 @@ TEST(StatsDescribe, DegenerateSamplesAreDefinedAndExplained) {
   EXPECT_EQ(empty.n, 0u);
   EXPECT_FALSE(empty.mean_ci.ok);
   EXPECT_EQ(empty.notes.front(), "no samples");
+  EXPECT_EQ(empty.mean, 0);
+  EXPECT_EQ(empty.median, 0);
+  EXPECT_EQ(empty.stddev, 0);
+  EXPECT_FALSE(empty.median_ci.ok);
+  EXPECT_FALSE(empty.median_ci_exact.ok);
 
   Descriptive one = describe(std::vector<double>{3.5});
   EXPECT_EQ(one.mean, 3.5);
@@ -76,7 +86,27 @@ TEST(StatsDescribe, DegenerateSamplesAreDefinedAndExplained) {
   EXPECT_TRUE(equal.median_ci.ok);
   EXPECT_EQ(equal.median_ci.low, 4);
   EXPECT_FALSE(equal.shapiro_w.has_value());
+  EXPECT_FALSE(equal.notes.empty());
+  ASSERT_TRUE(equal.mean_ci.ok);  // zero width: t * 0 / sqrt(n)
+  EXPECT_EQ(equal.mean_ci.low, 4);
+  EXPECT_EQ(equal.mean_ci.high, 4);
   EXPECT_FALSE(std::isnan(equal.mean_ci.low));
+
+  // Equal values whose sum does not round-trip (0.1 * 3) still have exactly zero spread.
+  Descriptive tenths = describe(std::vector<double>{0.1, 0.1, 0.1});
+  EXPECT_EQ(tenths.mean, 0.1);
+  EXPECT_EQ(tenths.stddev, 0);
+  EXPECT_EQ(tenths.cv, 0);
+  EXPECT_FALSE(tenths.notes.empty());
+
+  Descriptive with_nan = describe(std::vector<double>{1, std::nan(""), 3});
+  EXPECT_EQ(with_nan.n, 2u);
+  EXPECT_DOUBLE_EQ(with_nan.mean, 2);
+  EXPECT_FALSE(with_nan.notes.empty());
+
+  Descriptive bad_confidence = describe(std::vector<double>{1, 2, 3}, 1.5);
+  EXPECT_FALSE(bad_confidence.mean_ci.ok);
+  EXPECT_FALSE(bad_confidence.median_ci.ok);
 
   Descriptive zero_mean = describe(std::vector<double>{-1, 1});
   EXPECT_EQ(zero_mean.cv, 0);
@@ -96,54 +126,6 @@ TEST(StatsMedianInterval, OrderStatisticsByBinomialCoverage) {
   ASSERT_TRUE(six.ok);
   EXPECT_EQ(six.low, 1);
   EXPECT_EQ(six.high, 6);
-}
-
-TEST(StatsShapiroWilk, MatchesRsShapiroTest) {
-  // R 2.2: shapiro.test(c(13, 17, 23, 9.5, 20, 15, 11, 17, 21, 14, 22, 13)) gives
-  // W = 0.9513, p-value = 0.6555 (quoted on r-help, 2006-07-13, "shapiro.test() output").
-  ShapiroWilk result = shapiro_wilk(std::vector<double>{13, 17, 23, 9.5, 20, 15, 11, 17, 21, 14, 22, 13});
-  ASSERT_TRUE(result.ok);
-  EXPECT_NEAR(result.w, 0.9513, 5e-5);
-  EXPECT_NEAR(result.p, 0.6555, 5e-4);
-}
-
-TEST(StatsShapiroWilk, ExactForThreeAndUndefinedWhenDegenerate) {
-  // n = 3: a = (-1, 0, 1)/sqrt(2), so W is the squared correlation of x with (-1, 0, 1):
-  // for {1, 2, 4}, W = 9 / (2 * 42/9) = 27/28; p = 6/pi (asin(sqrt(W)) - asin(sqrt(3/4))).
-  ShapiroWilk three = shapiro_wilk(std::vector<double>{1, 2, 4});
-  ASSERT_TRUE(three.ok);
-  EXPECT_NEAR(three.w, 27.0 / 28.0, 1e-12);
-  EXPECT_NEAR(three.p, 0.6368868450289692, 1e-9);
-  EXPECT_FALSE(shapiro_wilk(std::vector<double>{1, 2}).ok);
-  EXPECT_FALSE(shapiro_wilk(std::vector<double>{5, 5, 5, 5}).ok);
-  // A straight line is as normal-looking as small samples get: W near 1, p well above 0.05.
-  std::vector<double> line;
-  for (int i = 1; i <= 20; ++i) {
-    line.push_back(i);
-  }
-  ShapiroWilk linear = shapiro_wilk(line);
-  EXPECT_GT(linear.w, 0.9);
-  EXPECT_GT(linear.p, 0.1);
-  // A heavy outlier is not.
-  ShapiroWilk skewed = shapiro_wilk(std::vector<double>{1, 1.1, 0.9, 1.05, 0.95, 1.02, 0.98, 1.01, 0.99, 40});
-  EXPECT_LT(skewed.p, 0.001);
-}
-
-TEST(StatsOutliers, RulesAndTheirMasking) {
-  // {1,2,3,4,100}: Q1 = 2, Q3 = 4, upper fence 7; MAD = 1, modified z of 100 = 0.6745 * 97;
-  // but the outlier inflates the sd (43.6) so its plain z-score is only 1.79: masked at 3.0.
-  Outliers outliers = detect_outliers(std::vector<double>{1, 2, 3, 4, 100});
-  EXPECT_EQ(outliers.iqr, (std::vector<bool>{false, false, false, false, true}));
-  EXPECT_EQ(outliers.modified_z, (std::vector<bool>{false, false, false, false, true}));
-  EXPECT_EQ(outliers.z_count, 0u);
-  OutlierOptions seed001;
-  seed001.z = 1.5;
-  EXPECT_EQ(detect_outliers(std::vector<double>{1, 2, 3, 4, 100}, seed001).z_count, 1u);
-
-  Outliers equal = detect_outliers(std::vector<double>{2, 2, 2, 2});
-  EXPECT_EQ(equal.iqr_count + equal.modified_z_count + equal.z_count, 0u);
-  EXPECT_EQ(equal.notes.size(), 2u);
-  EXPECT_EQ(detect_outliers(std::vector<double>{1, 50}).notes.size(), 1u);
 }
 
 } // namespace

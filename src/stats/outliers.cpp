@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 
 #include "stats/descriptive.hpp"
@@ -14,12 +15,18 @@ Outliers detect_outliers(std::span<const double> values, const OutlierOptions& o
   result.iqr.assign(n, false);
   result.modified_z.assign(n, false);
   result.z.assign(n, false);
-  if (n < 3) {
+  // NaN and infinite values are neither used nor flagged.
+  std::vector<double> sorted;
+  std::copy_if(values.begin(), values.end(), std::back_inserter(sorted), [](double x) { return std::isfinite(x); });
+  if (sorted.size() != n) {
+    result.notes.push_back("NaN or infinite values ignored");
+  }
+  if (sorted.size() < 3) {
     result.notes.push_back("fewer than 3 samples: no outlier detection");
     return result;
   }
-  std::vector<double> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
+  const std::size_t count = sorted.size();
   double q1 = percentile(sorted, 25);
   double q3 = percentile(sorted, 75);
   double iqr = q3 - q1;
@@ -30,12 +37,16 @@ Outliers detect_outliers(std::span<const double> values, const OutlierOptions& o
   }
   std::sort(deviations.begin(), deviations.end());
   double mad = percentile(deviations, 50);
-  double mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(n);
+  double mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(count);
   double squares = 0;
   for (double x : sorted) {
     squares += (x - mean) * (x - mean);
   }
-  double sd = std::sqrt(squares / static_cast<double>(n - 1));
+  double sd = sorted.front() == sorted.back() ? 0 : std::sqrt(squares / static_cast<double>(count - 1));
+  if (iqr == 0) {
+    // Fences of zero width would flag every value off the quartiles.
+    result.notes.push_back("IQR is 0 (the middle half of the samples are equal): no IQR fences");
+  }
   if (mad == 0) {
     result.notes.push_back("MAD is 0 (more than half the samples are equal): no modified z-scores");
   }
@@ -44,6 +55,9 @@ Outliers detect_outliers(std::span<const double> values, const OutlierOptions& o
   }
   for (std::size_t i = 0; i < n; ++i) {
     double x = values[i];
+    if (!std::isfinite(x)) {
+      continue;
+    }
     if (iqr > 0 && (x < q1 - options.iqr_k * iqr || x > q3 + options.iqr_k * iqr)) {
       result.iqr[i] = true;
       ++result.iqr_count;

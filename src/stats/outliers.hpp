@@ -25,7 +25,8 @@ struct Outliers {
 
 // IQR fences [Q1 - k IQR, Q3 + k IQR] (Tukey 1977) with type-7 quartiles; modified z-score
 // 0.6745 |x - median| / MAD > threshold (Iglewicz & Hoaglin 1993); plain z |x - mean| / sd >
-// threshold. A rule whose scale is 0 (MAD or sd) flags nothing and says so.
+// threshold. A rule whose scale is 0 (IQR, MAD or sd) flags nothing and says so; fewer than 3
+// values flag nothing; NaN and infinite values are ignored and never flagged.
 Outliers detect_outliers(std::span<const double> values, const OutlierOptions& options = {});
 
 } // namespace bm

@@ -33,6 +33,10 @@ ShapiroWilk shapiro_wilk(std::span<const double> values) {
     result.note = "defined for at most 5000 samples";
     return result;
   }
+  if (!std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
+    result.note = "NaN or infinite values";
+    return result;
+  }
   std::vector<double> x(values.begin(), values.end());
   std::sort(x.begin(), x.end());
   double range = x.back() - x.front();

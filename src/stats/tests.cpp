@@ -1,6 +1,8 @@
 #include "stats/tests.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -14,6 +16,56 @@ namespace bm {
 namespace {
 
 constexpr std::size_t k_exact_limit = 50;
+
+// The differences b_j - a_i of at most this many pairs are stored and sorted (8 MiB).
+constexpr std::size_t k_pairs_in_memory = std::size_t{1} << 20;
+
+// Number of pairs with b_j - a_i <= t, both sorted ascending: for each b_j (ascending) the pairs
+// that qualify are a suffix of a whose start only moves right. O(m + n). The difference is
+// compared as computed, so the count agrees with the stored differences exactly.
+std::size_t count_differences_at_most(const std::vector<double>& a, const std::vector<double>& b, double t) {
+  std::size_t count = 0;
+  std::size_t first = 0;
+  for (double y : b) {
+    while (first < a.size() && y - a[first] > t) {
+      ++first;
+    }
+    count += a.size() - first;
+  }
+  return count;
+}
+
+// Doubles mapped to integers in the same order, so bisection over them ends in at most 64 steps
+// on an exact value.
+std::uint64_t order_key(double x) {
+  auto bits = std::bit_cast<std::uint64_t>(x);
+  return (bits >> 63) != 0 ? ~bits : bits | (std::uint64_t{1} << 63);
+}
+
+double from_order_key(std::uint64_t key) {
+  return std::bit_cast<double>((key >> 63) != 0 ? key & ~(std::uint64_t{1} << 63) : ~key);
+}
+
+// The k-th smallest (1-based) of all differences b_j - a_i, without storing them: the smallest
+// value t with at least k differences <= t, by bisection over the ordered doubles
+// (a selection in the spirit of Monahan 1984, Algorithm 616, simplified to bisection).
+double kth_difference(const std::vector<double>& a, const std::vector<double>& b, std::size_t k) {
+  std::uint64_t low = order_key(b.front() - a.back());  // the smallest difference: count >= 1
+  std::uint64_t high = order_key(b.back() - a.front());  // the largest: count = m * n
+  if (count_differences_at_most(a, b, from_order_key(low)) >= k) {
+    return from_order_key(low);
+  }
+  // Invariant: count(low) < k <= count(high).
+  while (high - low > 1) {
+    std::uint64_t middle = low + (high - low) / 2;
+    if (count_differences_at_most(a, b, from_order_key(middle)) >= k) {
+      high = middle;
+    } else {
+      low = middle;
+    }
+  }
+  return from_order_key(high);
+}
 
 // Number of arrangements of m values of one sample among n of the other with statistic U = u,
 // for every u: the exact null distribution of U (Mann & Whitney 1947), by the recursion
@@ -49,6 +101,10 @@ MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b)
   const std::size_t n = b.size();
   if (m == 0 || n == 0) {
     result.note = "needs samples on both sides";
+    return result;
+  }
+  if (!all_finite(a) || !all_finite(b)) {
+    result.note = "NaN or infinite values";
     return result;
   }
   // Ranks of the pooled sample, ties getting their mean rank.
@@ -98,7 +154,8 @@ MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b)
   }
   double mean = dm * dn / 2;
   double variance = dm * dn / 12 * ((dm + dn + 1) - tie_term / ((dm + dn) * (dm + dn - 1)));
-  if (variance <= 0) {
+  // All values tied makes the variance 0 (up to rounding): no ranking, no evidence.
+  if (variance <= 1e-9 * dm * dn * (dm + dn + 1) / 12) {
     result.p = 1;
     result.note = "every value is tied: no evidence of a difference";
     return result;
@@ -115,6 +172,10 @@ Welch welch_t_test(std::span<const double> a, std::span<const double> b) {
   Welch result;
   if (a.size() < 2 || b.size() < 2) {
     result.note = "needs at least 2 samples on each side";
+    return result;
+  }
+  if (!all_finite(a) || !all_finite(b)) {
+    result.note = "NaN or infinite values";
     return result;
   }
   auto moments = [](std::span<const double> x) {
@@ -143,7 +204,7 @@ Welch welch_t_test(std::span<const double> a, std::span<const double> b) {
 }
 
 double cliffs_delta(std::span<const double> a, std::span<const double> b) {
-  if (a.empty() || b.empty()) {
+  if (a.empty() || b.empty() || !all_finite(a) || !all_finite(b)) {
     return 0;
   }
   // Counted with sorted b and binary search: O((m + n) log n) rather than m * n.
@@ -173,17 +234,32 @@ std::string cliffs_magnitude(double delta) {
 }
 
 double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b) {
-  if (a.empty() || b.empty()) {
+  if (a.empty() || b.empty() || !all_finite(a) || !all_finite(b)) {
     return 0;
   }
-  std::vector<double> differences;
-  differences.reserve(a.size() * b.size());
-  for (double x : a) {
-    for (double y : b) {
-      differences.push_back(y - x);
+  const std::size_t pairs = a.size() * b.size();
+  if (pairs <= k_pairs_in_memory) {
+    std::vector<double> differences;
+    differences.reserve(pairs);
+    for (double x : a) {
+      for (double y : b) {
+        differences.push_back(y - x);
+      }
     }
+    return median_of(differences);
   }
-  return median_of(differences);
+  // Too many pairs to hold: select the middle differences without storing them. Same value, as
+  // type-7 median of the m * n differences.
+  std::vector<double> sorted_a(a.begin(), a.end());
+  std::vector<double> sorted_b(b.begin(), b.end());
+  std::sort(sorted_a.begin(), sorted_a.end());
+  std::sort(sorted_b.begin(), sorted_b.end());
+  double lower = kth_difference(sorted_a, sorted_b, (pairs + 1) / 2);
+  if (pairs % 2 == 1) {
+    return lower;
+  }
+  double upper = kth_difference(sorted_a, sorted_b, pairs / 2 + 1);
+  return lower + 0.5 * (upper - lower);
 }
 
 Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, double confidence, std::uint64_t seed,
@@ -191,6 +267,10 @@ Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, dou
   Ratio result;
   if (a.empty() || b.empty()) {
     result.note = "needs samples on both sides";
+    return result;
+  }
+  if (!all_finite(a) || !all_finite(b)) {
+    result.note = "NaN or infinite values";
     return result;
   }
   double base = median_of(a);
@@ -202,6 +282,10 @@ Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, dou
   result.ok = true;
   if (a.size() < 2 || b.size() < 2 || resamples <= 0) {
     result.ci.note = "too few samples for an interval";
+    return result;
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    result.ci.note = "confidence must be between 0 and 1";
     return result;
   }
   std::mt19937_64 random(seed);

@@ -19,7 +19,8 @@ struct MannWhitney {
 // Mann-Whitney U (Wilcoxon rank-sum) test, two-sided. Exact null distribution when both samples
 // have at most 50 values and there are no ties (Mann & Whitney 1947; counted by dynamic
 // programming); otherwise the normal approximation with tie correction and continuity
-// correction, as R's wilcox.test(correct = TRUE).
+// correction, as R's wilcox.test(correct = TRUE). (R switches to the approximation at 50, not
+// after it.) Not ok for an empty side or NaN/infinite values; all values tied gives p = 1.
 MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b);
 
 struct Welch {
@@ -31,16 +32,19 @@ struct Welch {
 };
 
 // Welch's unequal-variances t test, two-sided, Welch-Satterthwaite degrees of freedom
-// (Welch 1947), as R's t.test(var.equal = FALSE). Statistic of mean(a) - mean(b).
+// (Welch 1947), as R's t.test(var.equal = FALSE). Statistic of mean(a) - mean(b). Not ok with
+// fewer than 2 values a side, zero variance on both sides, or NaN/infinite values.
 Welch welch_t_test(std::span<const double> a, std::span<const double> b);
 
-// Cliff's delta: P(a > b) - P(a < b) over all pairs (Cliff 1993), in [-1, 1].
+// Cliff's delta: P(a > b) - P(a < b) over all pairs (Cliff 1993), in [-1, 1]; 0 for an empty
+// side or NaN/infinite values.
 double cliffs_delta(std::span<const double> a, std::span<const double> b);
 // Romano et al. (2006): negligible < 0.147 <= small < 0.33 <= medium < 0.474 <= large.
 std::string cliffs_magnitude(double delta);
 
 // Hodges-Lehmann estimate of the shift: the median of all differences b_j - a_i
-// (Hodges & Lehmann 1963).
+// (Hodges & Lehmann 1963); 0 for an empty side or NaN/infinite values. Beyond 2^20 pairs the
+// median is selected without storing the differences, with the same result.
 double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b);
 
 struct Ratio {
@@ -51,7 +55,8 @@ struct Ratio {
 };
 
 // median(b) / median(a), with a percentile-bootstrap CI resampling a and b independently
-// (Efron & Tibshirani 1993), seeded. Not defined when median(a) is 0.
+// (Efron & Tibshirani 1993), seeded with std::mt19937_64(seed). Not ok when median(a) is 0 or
+// values are NaN/infinite; the interval needs 2 values a side and 0 < confidence < 1.
 Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, double confidence = 0.95,
                        std::uint64_t seed = 1, int resamples = 2000);
 

@@ -1,6 +1,8 @@
 #include "stats/tests.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -83,6 +85,56 @@ TEST(StatsEffectSizes, CliffsDeltaAndHodgesLehmann) {
   EXPECT_EQ(cliffs_delta(a, a), 0);
   // Differences b - a: -1,0,0,1,1,1,2,2,3: median 1.
   EXPECT_DOUBLE_EQ(hodges_lehmann_shift(a, b), 1);
+}
+
+TEST(StatsEffectSizes, HodgesLehmannWithoutStoringEveryPair) {
+  // 1100 x 1100 pairs are more than the stored limit (2^20): the selection must give exactly the
+  // median of the stored, sorted differences (type 7: mean of the two middle ones).
+  std::vector<double> a;
+  std::vector<double> b;
+  for (int i = 0; i < 1100; ++i) {
+    a.push_back(std::fmod(i * 7.31, 13.7) - 3);
+    b.push_back(std::fmod(i * 3.17, 11.3) + 0.25 * (i % 5));
+  }
+  std::vector<double> differences;
+  for (double x : a) {
+    for (double y : b) {
+      differences.push_back(y - x);
+    }
+  }
+  std::sort(differences.begin(), differences.end());
+  std::size_t half = differences.size() / 2;
+  double expected = differences[half - 1] + 0.5 * (differences[half] - differences[half - 1]);
+  EXPECT_EQ(hodges_lehmann_shift(a, b), expected);
+  // Odd count of pairs: 1101 x 1001.
+  a.push_back(100);
+  b.resize(1001);
+  differences.clear();
+  for (double x : a) {
+    for (double y : b) {
+      differences.push_back(y - x);
+    }
+  }
+  std::nth_element(differences.begin(), differences.begin() + differences.size() / 2, differences.end());
+  EXPECT_EQ(hodges_lehmann_shift(a, b), differences[differences.size() / 2]);
+}
+
+TEST(StatsTests, NonFiniteValuesAreRefusedNotPropagated) {
+  std::vector<double> bad = {1, std::nan(""), 3};
+  std::vector<double> good = {1, 2, 3};
+  MannWhitney u = mann_whitney_u(bad, good);
+  EXPECT_FALSE(u.ok);
+  EXPECT_FALSE(u.note.empty());
+  EXPECT_FALSE(welch_t_test(good, bad).ok);
+  EXPECT_EQ(cliffs_delta(bad, good), 0);
+  EXPECT_EQ(hodges_lehmann_shift(good, bad), 0);
+  EXPECT_FALSE(ratio_of_medians(good, bad).ok);
+  std::vector<double> infinite = {1, 2, std::numeric_limits<double>::infinity()};
+  EXPECT_FALSE(welch_t_test(infinite, good).ok);
+  // A confidence outside (0, 1) gives a ratio without an interval, not an exception.
+  Ratio odd = ratio_of_medians(good, good, 1.5);
+  EXPECT_TRUE(odd.ok);
+  EXPECT_FALSE(odd.ci.ok);
 }
 
 TEST(StatsRatio, RatioOfMediansWithSeededInterval) {
