@@ -27,6 +27,9 @@ void add_run_options(CLI::App& command, RunOptions& options) {
                    "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
   command.add_flag("--use-core0", options.use_core0, "Do not keep core 0 free for the system");
   command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+  command.add_option("--isolation", options.isolation,
+                     "cgroup per process (cpuset, memory, pids): auto (when possible), cgroup (required), none")
+      ->check(CLI::IsMember({"auto", "cgroup", "none"}));
 }
 
 void add_analysis_options(CLI::App& command, AnalysisOptions& options, bool baseline) {

@@ -23,6 +23,7 @@ struct RunOptions {
   bool oversubscribe = false;
   bool use_core0 = false;
   bool verbose = false;
+  std::string isolation = "auto";  // auto, cgroup, none
 };
 
 struct ListOptions {

@@ -11,6 +11,7 @@
 
 #include "cli/options.hpp"
 #include "config/loader.hpp"
+#include "exec/cgroups.hpp"
 #include "exec/local_executor.hpp"
 #include "exec/orphans.hpp"
 #include "exec/signals.hpp"
@@ -177,6 +178,29 @@ int run_plan(const Plan& plan, const RunOptions& options) {
     return k_exit_ok;
   }
 
+  std::optional<CgroupManager> cgroups;
+  std::string isolation_notice;
+  if (options.isolation != "none") {
+    cgroups.emplace();
+    if (!cgroups->enabled()) {
+      if (options.isolation == "cgroup") {
+        throw UserError("--isolation cgroup: cgroups cannot be used here: " + cgroups->reason());
+      }
+      isolation_notice = "isolation: no cgroups (" + cgroups->reason() +
+                         "); tasks are contained by CPU affinity, process groups and rlimits only";
+      cgroups.reset();
+    }
+  }
+  bool needs_cgroups = false;
+  for (std::size_t task : to_run) {
+    ResolvedSettings settings = plan.settings(task);
+    needs_cgroups = needs_cgroups || settings.memory > 0 || settings.pids > 0;
+  }
+  if (needs_cgroups && !cgroups) {
+    throw UserError("task.memory and task.pids are enforced with cgroups, which cannot be used here" +
+                    (isolation_notice.empty() ? std::string(" (--isolation none)") : ": " + isolation_notice));
+  }
+
   // Everything was validated above; from here on the run writes to OUT.
   SignalBlocker signals;
   nlohmann::json context = machine_context(topology);
@@ -203,6 +227,11 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                                          topology.fallback_reason));
   }
   header.notices.insert(header.notices.end(), layout.warnings.begin(), layout.warnings.end());
+  if (!isolation_notice.empty()) {
+    header.notices.push_back(isolation_notice);
+  } else if (cgroups) {
+    context["isolation"] = cgroups->describe();
+  }
   if (orphans > 0) {
     header.notices.push_back(fmt::format("ended {} process{} left running by an earlier run that was killed",
                                          orphans, orphans == 1 ? "" : "es"));
@@ -223,6 +252,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   status.run_started(plan, header);
   ResourcePool pool = layout.make_pool();
   LocalExecutor executor(signals.original_mask());
+  executor.set_cgroups(cgroups ? &*cgroups : nullptr);
   RunnerOptions runner_options;
   runner_options.attempt.inherited_env = current_environment(plan.config().env_inherit);
   runner_options.attempt.timeout = timeout;

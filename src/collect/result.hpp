@@ -22,6 +22,8 @@ struct RunRecord {
   double user_seconds = 0;
   double system_seconds = 0;
   long max_rss_kib = 0;
+  std::uint64_t memory_peak = 0;  // bytes, the whole process tree, from its cgroup; 0: unknown
+  bool oom_killed = false;
   int exit_code = -1;
   int term_signal = 0;
   bool timed_out = false;

@@ -44,6 +44,8 @@ void TaskSettings::overlay(const TaskSettings& other) {
   take(timeout, other.timeout);
   take(kill_grace, other.kill_grace);
   take(output_limit, other.output_limit);
+  take(memory, other.memory);
+  take(pids, other.pids);
   take(retries, other.retries);
   take(cpus, other.cpus);
   take(gpus, other.gpus);
@@ -65,6 +67,8 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   resolved.cooldown = settings.cooldown.value_or(resolved.cooldown);
   resolved.kill_grace = settings.kill_grace.value_or(resolved.kill_grace);
   resolved.output_limit = settings.output_limit.value_or(resolved.output_limit);
+  resolved.memory = settings.memory.value_or(0);
+  resolved.pids = settings.pids.value_or(0);
   resolved.retries = settings.retries.value_or(resolved.retries);
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
   resolved.gpus = settings.gpus.value_or(resolved.gpus);

@@ -35,6 +35,8 @@ struct TaskSettings {
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<std::chrono::nanoseconds> kill_grace;
   std::optional<std::uint64_t> output_limit;  // bytes kept per output stream per process; 0 = all
+  std::optional<std::uint64_t> memory;        // bytes; the cgroup's memory.max (no swap)
+  std::optional<std::uint64_t> pids;          // the cgroup's pids.max
   std::optional<int> retries;
   std::optional<int> cpus;
   std::optional<int> gpus;
@@ -55,6 +57,8 @@ struct ResolvedSettings {
   std::optional<std::chrono::nanoseconds> timeout;
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};
   std::uint64_t output_limit = 64ULL << 20;
+  std::uint64_t memory = 0;
+  std::uint64_t pids = 0;
   int retries = 0;
   int cpus = 1;
   int gpus = 0;

@@ -20,6 +20,7 @@ namespace {
 
 constexpr int k_max_count = 1'000'000;
 constexpr size_t k_max_depth = 64;
+constexpr size_t k_max_nodes = 1'000'000;
 
 const std::set<std::string> k_reserved_names = {"slot", "cores", "gpus", "result_dir", "task_id", "run", "name"};
 
@@ -374,7 +375,7 @@ public:
   // task: {timeout, kill_grace, retries, cpus, gpus, priority}
   void task(const YAML::Node& node, const std::string& what, TaskSettings& settings) const {
     for (const auto& [key, value] :
-         entries(node, what, {"timeout", "kill_grace", "output_limit", "retries", "cpus", "gpus", "priority"})) {
+         entries(node, what, {"timeout", "kill_grace", "output_limit", "memory", "pids", "retries", "cpus", "gpus", "priority"})) {
       const std::string& name = key.Scalar();
       std::string field = what + "." + name;
       if (name == "timeout") {
@@ -383,6 +384,10 @@ public:
         settings.kill_grace = duration(value, field);
       } else if (name == "output_limit") {
         settings.output_limit = size(value, field);
+      } else if (name == "memory") {
+        settings.memory = size(value, field);
+      } else if (name == "pids") {
+        settings.pids = static_cast<std::uint64_t>(integer(value, field, 1, 1 << 22));
       } else if (name == "retries") {
         settings.retries = static_cast<int>(integer(value, field, 0, 100));
       } else if (name == "cpus") {
@@ -399,10 +404,19 @@ public:
     }
   }
 
+  // Aliases let a few lines of YAML stand for billions of nodes ("billion laughs"): every node
+  // reached through a value's fields counts, and past a million the config is refused.
+  void count_node(const YAML::Node& node) const {
+    if (++m_nodes > k_max_nodes) {
+      fail(node, fmt::format("more than {} values in one config (a YAML alias expanding without end?)", k_max_nodes));
+    }
+  }
+
   void fields(const YAML::Node& node, const std::string& prefix, AxisValue& value, size_t depth) const {
     if (depth > k_max_depth) {
       fail(node, "nesting is deeper than 64 levels");
     }
+    count_node(node);
     if (node.IsScalar()) {
       value.fields[prefix] = node.Scalar();
     } else if (node.IsMap()) {
@@ -411,7 +425,7 @@ public:
       }
     } else if (node.IsSequence()) {
       // A list field is available whole, as JSON text, for commands that take one argument.
-      value.fields[prefix] = to_json(node, depth).dump();
+      value.fields[prefix] = to_json(node, depth).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       expected(node, prefix, "a value");
     }
@@ -421,6 +435,7 @@ public:
     if (depth > k_max_depth) {
       fail(node, "nesting is deeper than 64 levels");
     }
+    count_node(node);
     if (node.IsScalar()) {
       return node.Scalar();
     }
@@ -733,6 +748,7 @@ public:
 private:
   std::string m_file;
   bool m_run_discovery;
+  mutable std::size_t m_nodes = 0;
 };
 
 SourceLocation utf8_error_location(const std::string& text, const std::string& file) {
@@ -759,6 +775,12 @@ SourceLocation utf8_error_location(const std::string& text, const std::string& f
 } // namespace
 
 Config parse_config(const std::string& text, const std::string& file, bool run_discovery) {
+  if (size_t nul = text.find('\0'); nul != std::string::npos) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(nul), '\n'));
+    size_t line_start = text.rfind('\n', nul);
+    int column = static_cast<int>(nul - (line_start == std::string::npos ? 0 : line_start + 1)) + 1;
+    throw UserError(SourceLocation{file, line, column}, "the config holds a NUL byte; it must be text");
+  }
   if (!is_valid_utf8(text)) {
     throw UserError(utf8_error_location(text, file), "the config is not valid UTF-8 text");
   }
@@ -778,6 +800,8 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
     return config;
   } catch (const YAML::Exception& error) {
     throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1}, error.msg);
+  } catch (const nlohmann::json::exception& error) {
+    throw UserError(SourceLocation{file, 0, 0}, std::string("cannot represent a value: ") + error.what());
   }
 }
 

@@ -32,6 +32,10 @@ std::string ProcessResult::describe() const {
     std::string how = term_signal > 0 ? "killed by " + signal_name(term_signal) : fmt::format("exit code {}", exit_code);
     return fmt::format("timed out after {:.1f}s ({})", wall_seconds, how);
   }
+  if (oom_killed && (term_signal > 0 || exit_code != 0)) {
+    return fmt::format("out of memory: the memory limit was hit and the OOM killer ended it ({})",
+                       term_signal > 0 ? "signal " + std::to_string(term_signal) : "exit code " + std::to_string(exit_code));
+  }
   if (term_signal > 0) {
     return fmt::format("killed by signal {} ({})", term_signal, signal_name(term_signal));
   }

@@ -26,6 +26,8 @@ struct ProcessSpec {
   // > 0: each stream keeps at most this many bytes of this process's output (its head and tail,
   // with a marker of what was dropped), read through a pipe; 0: written straight to the file.
   std::uint64_t output_cap = 0;
+  std::uint64_t memory_max = 0;  // bytes, enforced by the process's cgroup where there is one
+  std::uint64_t pids_max = 0;
 };
 
 // How one process ended. Exactly one of: spawn failed (start_error set), exited (exit_code), or
@@ -47,6 +49,8 @@ struct ProcessResult {
   std::uint64_t output_bytes[2] = {0, 0};    // stdout, stderr: written by the process (when capped)
   std::uint64_t output_dropped[2] = {0, 0};  // dropped from the middle to respect the cap
   std::string output_error;          // the log could not be written (the output was dropped)
+  bool oom_killed = false;           // the cgroup's memory limit was hit (a kill by the OOM killer)
+  std::uint64_t memory_peak = 0;     // bytes, of the whole process tree (cgroup accounting); 0: unknown
 
   bool succeeded() const { return start_error.empty() && exit_code == 0 && !timed_out && !interrupted; }
   std::string describe() const;      // "exit code 3", "killed by signal 11 (SIGSEGV)", "timed out after 2.0s", ...

@@ -409,7 +409,26 @@ void LocalExecutor::start_due(Clock::time_point now) {
 }
 
 void LocalExecutor::start_now(const ProcessSpec& spec) {
+  std::optional<TaskCgroup> cgroup;
+  if (m_cgroups != nullptr) {
+    // The child is created inside its cgroup: we step in for the spawn and straight back out.
+    std::string error;
+    cgroup = m_cgroups->create(spec.token, {spec.cpus, spec.memory_max, spec.pids_max}, error);
+    if (!cgroup || !m_cgroups->enter(*cgroup, error)) {
+      if (cgroup) {
+        m_cgroups->finish(*cgroup);
+      }
+      queue_start_failure(spec.token, "cgroup: " + error);
+      return;
+    }
+  }
   Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get());
+  if (m_cgroups != nullptr) {
+    m_cgroups->leave();
+    if (!spawned.error.empty()) {
+      m_cgroups->finish(*cgroup);
+    }
+  }
   if ((spawned.error_number == EMFILE || spawned.error_number == ENFILE) && !m_children.empty()) {
     // Out of file descriptors only for now: start it when a running process has given its back.
     m_waiting_for_descriptors.push_back(spec);
@@ -422,6 +441,7 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
   Child child;
   child.token = spec.token;
   child.pid = spawned.pid;
+  child.cgroup = std::move(cgroup);
   child.started = spawned.started;
   child.kill_grace = spec.kill_grace;
   if (spec.timeout) {
@@ -517,6 +537,9 @@ void LocalExecutor::terminate_all(int signal) {
       continue;  // it ended on its own; wait() reports it as it was
     }
     ::kill(-pid, signal);
+    if (signal == SIGKILL && child.cgroup) {
+      m_cgroups->kill(*child.cgroup);
+    }
     child.interrupted = true;
     child.terminate_at.reset();
     if (signal != SIGKILL) {
@@ -605,6 +628,13 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
   ExecutorEvent event;
   ProcessResult& result = event.result;
   result.token = child.token;
+  if (child.cgroup) {
+    // Ends whatever the run left in its cgroup, setsid() escapees included, then reads what the
+    // kernel accounted for the whole tree.
+    CgroupStats stats = m_cgroups->finish(*child.cgroup);
+    result.oom_killed = stats.oom_killed;
+    result.memory_peak = stats.memory_peak;
+  }
   for (int i = 0; i < 2; ++i) {
     if (child.sinks[i]) {
       result.output_dropped[i] = child.sinks[i]->finish();
@@ -651,6 +681,9 @@ void LocalExecutor::enforce_deadlines(Clock::time_point now) {
     if (child.kill_at && now >= *child.kill_at) {
       child.kill_at.reset();
       ::kill(-pid, SIGKILL);
+      if (child.cgroup) {
+        m_cgroups->kill(*child.cgroup);
+      }
     }
   }
 }

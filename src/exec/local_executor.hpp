@@ -1,5 +1,6 @@
 #pragma once
 
+#include "exec/cgroups.hpp"
 #include "exec/executor.hpp"
 #include "exec/output_sink.hpp"
 #include "util/fs.hpp"
@@ -44,6 +45,10 @@ public:
   std::size_t running() const override { return m_unreturned; }
   void terminate_all(int signal) override;
 
+  // Puts every process in a cgroup of its own (or not, with null). The manager must outlive the
+  // executor.
+  void set_cgroups(CgroupManager* cgroups) { m_cgroups = cgroups; }
+
   // The mechanism in use: Pidfd falls back to Sigchld where the kernel lacks pidfd_open.
   ExitWatch exit_watch() const { return m_exit_watch; }
 
@@ -59,6 +64,7 @@ private:
     bool timed_out = false;
     bool interrupted = false;
     std::unique_ptr<OutputSink> sinks[2];  // stdout, stderr when the output is capped
+    std::optional<TaskCgroup> cgroup;
   };
 
   void start_now(const ProcessSpec& spec);
@@ -77,7 +83,8 @@ private:
   UniqueFd m_dev_null;  // stdin of every child, and its output when no path is given
   std::map<pid_t, Child> m_children;
   std::vector<std::pair<Clock::time_point, ProcessSpec>> m_delayed;  // cool-downs: started when due
-  std::deque<ProcessSpec> m_waiting_for_descriptors;  // EMFILE: started as running ones end
+  std::deque<ProcessSpec> m_waiting_for_descriptors;
+  CgroupManager* m_cgroups = nullptr;  // EMFILE: started as running ones end
   std::deque<ExecutorEvent> m_ready;  // seen but not yet returned; at most one per child and signal read
   std::size_t m_unreturned = 0;       // started, end not yet returned by wait()
 };

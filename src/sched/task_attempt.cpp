@@ -107,6 +107,8 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   spec.timeout = m_timeout;
   spec.kill_grace = m_settings.kill_grace;
   spec.output_cap = m_settings.output_limit;
+  spec.memory_max = m_settings.memory;
+  spec.pids_max = m_settings.pids;
   bool measured = step.phase == Phase::Warmup || step.phase == Phase::Run;
   bool first = m_next_step == 0 || (m_next_step == 1 && m_steps[0].phase == Phase::Setup);
   if (measured && !first) {
@@ -189,6 +191,8 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
   record.user_seconds = result.user_seconds;
   record.system_seconds = result.system_seconds;
   record.max_rss_kib = result.max_rss_kib;
+  record.memory_peak = result.memory_peak;
+  record.oom_killed = result.oom_killed;
   record.exit_code = result.exit_code;
   record.term_signal = result.term_signal;
   record.timed_out = result.timed_out;

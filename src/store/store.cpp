@@ -168,6 +168,12 @@ nlohmann::json run_json(const RunRecord& run) {
   if (run.timed_out) {
     json["timed_out"] = true;
   }
+  if (run.memory_peak > 0) {
+    json["cgroup_memory_peak"] = run.memory_peak;
+  }
+  if (run.oom_killed) {
+    json["oom_killed"] = true;
+  }
   if (run.interrupted) {
     json["interrupted"] = true;
   }
