@@ -51,6 +51,9 @@ void TaskSettings::overlay(const TaskSettings& other) {
   take(gpus, other.gpus);
   take(priority, other.priority);
   env.insert(env.end(), other.env.begin(), other.env.end());
+  for (const auto& [name, location] : other.env_locations) {
+    env_locations[name] = location;
+  }
 }
 
 ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
@@ -73,6 +76,7 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
   resolved.gpus = settings.gpus.value_or(resolved.gpus);
   resolved.priority = settings.priority.value_or(resolved.priority);
+  resolved.env_locations = settings.env_locations;
   // Later entries win; keep one entry per name in first-seen order so the env is canonical.
   for (const auto& [key, value] : settings.env) {
     bool replaced = false;

@@ -42,6 +42,7 @@ struct TaskSettings {
   std::optional<int> gpus;
   std::optional<Priority> priority;
   EnvList env;  // added to (or replacing) the inherited environment, in order
+  std::map<std::string, SourceLocation> env_locations;  // where each value is written, for errors
 
   // Fields set in `other` replace ours; env entries are appended (later ones win).
   void overlay(const TaskSettings& other);
@@ -64,6 +65,7 @@ struct ResolvedSettings {
   int gpus = 0;
   Priority priority = Priority::Normal;
   EnvList env;
+  std::map<std::string, SourceLocation> env_locations;
 
   static ResolvedSettings from(const TaskSettings& settings);
 };

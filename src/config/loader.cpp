@@ -212,7 +212,8 @@ public:
     return result;
   }
 
-  EnvList env(const YAML::Node& node, const std::string& what) const {
+  EnvList env(const YAML::Node& node, const std::string& what,
+              std::map<std::string, SourceLocation>* locations = nullptr) const {
     EnvList result;
     for (const auto& [key, value] : entries(node, what, {})) {
       const std::string& name = key.Scalar();
@@ -224,6 +225,9 @@ public:
                               what, name));
       }
       result.emplace_back(name, scalar(value, what + "." + name));
+      if (locations != nullptr) {
+        (*locations)[name] = where(value);
+      }
     }
     return result;
   }
@@ -481,7 +485,7 @@ public:
       } else if (field == "task") {
         task(child, what + ".task", value.overrides);
       } else if (field == "env") {
-        value.overrides.env = env(child, what + ".env");
+        value.overrides.env = env(child, what + ".env", &value.overrides.env_locations);
       } else {
         if (!is_identifier(field, true)) {
           fail(key, fmt::format("{}: field name '{}' must be letters, digits, '_' or '-'", what, printable(field, 60)));
@@ -681,7 +685,7 @@ public:
           // A minimal environment: just what programs commonly need to run at all.
           config.env_inherit = std::vector<std::string>{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"};
         } else {
-          config.defaults.env = env(value, "env");
+          config.defaults.env = env(value, "env", &config.defaults.env_locations);
         }
       } else if (field == "env_inherit") {
         if (value.IsScalar() && value.Scalar() == "all") {

@@ -462,8 +462,9 @@ std::string Plan::render_value(std::size_t task, const std::string& axis, const 
     return found->second;
   }
   if (axes_named(axis).empty()) {
+    std::vector<std::string> names = axis_names();
     throw UserError(where, fmt::format("unknown placeholder {{{}}}: no axis has that name (axes: {})", axis,
-                                       join(axis_names(), ", ")));
+                                       names.empty() ? std::string("none") : join(names, ", ")));
   }
   return {};  // a nested axis that this task does not have renders empty
 }
@@ -498,7 +499,10 @@ TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const
   commands.teardown = render_words(task, m_templates.teardown, m_config->teardown.shell, runtime);
   ResolvedSettings settings = this->settings(task);
   for (const auto& [name, value] : settings.env) {
-    Template parsed = Template::parse(value, SourceLocation{m_config->file + " (env " + name + ")", 0, 0});
+    auto location = settings.env_locations.find(name);
+    Template parsed = Template::parse(value, location != settings.env_locations.end()
+                                                 ? location->second
+                                                 : SourceLocation{m_config->file + " (env " + name + ")", 0, 0});
     auto axis_fn = [&](const std::string& axis, const std::string& field) {
       return render_value(task, axis, field, parsed.location());
     };
