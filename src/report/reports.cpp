@@ -126,7 +126,7 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
   for (const auto& axis : tree.axis_order) {
     csv += "," + csv_field(axis);
   }
-  csv += ",run,metric,value,unit,direction\n";
+  csv += ",run,metric,value,unit,direction,started_unix,slot,cpus,gpus\n";
   for (const auto& task : tree.tasks) {
     std::string prefix = task.task_id + "," + csv_field(task.path);
     for (const auto& axis : tree.axis_order) {
@@ -138,9 +138,11 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
       std::string unit = info == task.info.end() ? (metric == "max_rss" ? "KiB" : "s") : info->second.unit;
       bool higher = info != task.info.end() && info->second.higher_is_better;
       const auto& values = task.samples.at(metric);
+      const auto& started = task.started.at(metric);
       for (std::size_t run = 0; run < values.size(); ++run) {
-        csv += fmt::format("{},{},{},{:.17g},{},{}\n", prefix, run + 1, csv_field(metric), values[run],
-                           csv_field(unit), higher ? "higher" : "lower");
+        csv += fmt::format("{},{},{},{:.17g},{},{},{:.6f},{},{},{}\n", prefix, run + 1, csv_field(metric), values[run],
+                           csv_field(unit), higher ? "higher" : "lower", started[run], csv_field(task.slot),
+                           task.cpus, task.gpus);
       }
     }
   }

@@ -52,7 +52,19 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     info.higher_is_better = summary.value("direction", "lower") == "higher";
     task.info[name] = info;
   }
+  auto ids = [](const nlohmann::json& list) {
+    std::string out;
+    for (const auto& id : list) {
+      out += (out.empty() ? "" : " ") + std::to_string(id.get<int>());
+    }
+    return out;
+  };
+  task.slot = result.value("slot", "");
+  task.cpus = ids(result.value("cpus", nlohmann::json::array()));
+  task.gpus = ids(result.value("gpus", nlohmann::json::array()));
+  double run_start = 0;
   auto add = [&](const std::string& metric, double value) {
+    task.started[metric].push_back(run_start);
     auto& values = task.samples[metric];
     if (values.empty() && std::find(task.metric_order.begin(), task.metric_order.end(), metric) ==
                               task.metric_order.end()) {
@@ -64,6 +76,7 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     if (run.value("phase", "") != "run") {
       continue;
     }
+    run_start = run.value("started_unix", 0.0);
     const nlohmann::json reported = run.value("metrics", nlohmann::json::array());
     for (const auto& metric : reported) {
       add(metric.at("metric").get<std::string>(), metric.at("value").get<double>());
@@ -73,6 +86,7 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     std::string key = own == std::string("max_rss") ? "max_rss_kib" : own;
     for (const auto& run : result.at("runs")) {
       if (run.value("phase", "") == "run" && run.contains(key)) {
+        run_start = run.value("started_unix", 0.0);
         add(own, run[key].get<double>());
       }
     }

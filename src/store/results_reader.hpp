@@ -19,6 +19,10 @@ struct TaskSamples {
   std::vector<std::string> metric_order;                   // task metrics first, then wall/user/system/rss
   std::map<std::string, std::vector<double>> samples;      // per metric, in run order
   std::map<std::string, MetricInfo> info;
+  std::map<std::string, std::vector<double>> started;   // per metric: each sample's run start (unix s)
+  std::string slot;                                      // where the task's last attempt ran
+  std::string cpus;
+  std::string gpus;
 
   std::string label() const;                               // "algo=std_sort n=1000"
 };

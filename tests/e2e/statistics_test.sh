@@ -26,6 +26,7 @@ assert stats["n"] == 10 and stats["p25"] <= stats["median"] <= stats["p75"], sta
 rows = list(csv.DictReader(open(sys.argv[2])))
 assert {r["metric"] for r in rows} >= {"sort_time", "throughput", "wall_time", "max_rss"}
 assert len([r for r in rows if r["metric"] == "sort_time"]) == 40
+assert all(float(r["started_unix"]) > 1.5e9 and r["slot"] == "0" and r["cpus"] == "1" for r in rows), rows[0]
 PY
 
 # report: recomputed from disk, with settings changed on the command line.
