@@ -5,24 +5,11 @@
 
 #include "util/duration.hpp"
 #include "util/fs.hpp"
+#include "util/strings.hpp"
 
 namespace bm {
 
 namespace {
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) {
-    return text;
-  }
-  std::string out = "\"";
-  for (char c : text) {
-    out += c;
-    if (c == '"') {
-      out += '"';
-    }
-  }
-  return out + "\"";
-}
 
 nlohmann::json interval_json(const Interval& interval) {
   if (!interval.ok) {

@@ -10,6 +10,7 @@
 #include "util/hash.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/strings.hpp"
 
 namespace bm {
 
@@ -50,20 +51,6 @@ void remove_temporaries(const fs::path& dir) {
       fs::remove(entry.path(), error);
     }
   }
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) {
-    return text;
-  }
-  std::string out = "\"";
-  for (char c : text) {
-    out += c;
-    if (c == '"') {
-      out += '"';
-    }
-  }
-  return out + "\"";
 }
 
 std::string cpu_text(const std::vector<int>& ids) {

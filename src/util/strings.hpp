@@ -20,6 +20,9 @@ std::string shell_quote(std::string_view word);
 // Makes text printable on one line: control characters become \n, \t or \xNN.
 std::string printable(std::string_view text, std::size_t max_length = 200);
 
+// A CSV field (RFC 4180): quoted, with doubled quotes, when it holds a comma, quote or newline.
+std::string csv_field(std::string_view text);
+
 // Whether the bytes are well-formed UTF-8.
 bool is_valid_utf8(std::string_view text);
 

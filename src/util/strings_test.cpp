@@ -33,6 +33,12 @@ TEST(Strings, PrintableEscapesControlCharacters) {
   EXPECT_EQ(printable("abcdef", 3), "abc...");
 }
 
+TEST(Strings, CsvFieldsQuoteOnlyWhenNeeded) {
+  EXPECT_EQ(csv_field("plain"), "plain");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+}
+
 TEST(Strings, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("plain"));
   EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
