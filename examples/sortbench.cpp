@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -52,7 +53,8 @@ void insertion_sort(Keys& keys) {
   }
 }
 
-bool sort_with(std::string_view algorithm, Keys& keys) {
+// `algorithm` is one of k_algorithms; main checks it before generating the keys.
+void sort_with(std::string_view algorithm, Keys& keys) {
   if (algorithm == "std_sort") {
     std::sort(keys.begin(), keys.end());
   } else if (algorithm == "stable_sort") {
@@ -64,16 +66,14 @@ bool sort_with(std::string_view algorithm, Keys& keys) {
     radix_sort(keys);
   } else if (algorithm == "insertion_sort") {
     insertion_sort(keys);
-  } else {
-    return false;
   }
-  return true;
 }
 
 Keys make_keys(std::size_t n, std::uint64_t seed, std::string_view distribution) {
   std::mt19937_64 random(seed);
   Keys keys(n);
   if (distribution == "few_unique") {
+    // 16 distinct keys: the case that punishes sorts handling equal keys badly.
     for (auto& key : keys) {
       key = random() % 16;
     }
@@ -90,14 +90,18 @@ Keys make_keys(std::size_t n, std::uint64_t seed, std::string_view distribution)
   return keys;
 }
 
-int usage(const char* message) {
-  std::fprintf(stderr,
-               "sortbench: %s\n"
-               "usage: sortbench --algo ALGO --n N [--seed S] [--dist random|sorted|reversed|few_unique] "
-               "[--fail-with CODE]\n"
-               "       sortbench --list | --list-lines\n"
-               "ALGO: std_sort stable_sort heap_sort radix_sort insertion_sort\n",
-               message);
+constexpr const char* k_synopsis =
+    "usage: sortbench --algo ALGO --n N [--seed S] [--dist random|sorted|reversed|few_unique] [--fail-with CODE]\n"
+    "       sortbench --list | --list-lines | --help\n";
+constexpr const char* k_details =
+    "Sorts N 64-bit keys drawn from mt19937_64(S) (S defaults to 42) and times only the sort.\n"
+    "ALGO: std_sort stable_sort heap_sort radix_sort insertion_sort (n <= 200000)\n"
+    "With BENCHMATRIX_RESULT_FILE set, appends sort_time and throughput as JSON lines to it;\n"
+    "otherwise prints one line. --list prints the algorithms as a JSON array, --list-lines one a line.\n"
+    "--fail-with CODE exits with CODE after the work, to show how a failing task looks.\n";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "sortbench: %s\n%s", message.c_str(), k_synopsis);
   return 2;
 }
 
@@ -105,10 +109,44 @@ bool parse_number(const char* text, std::uint64_t& value) {
   char* end = nullptr;
   errno = 0;
   unsigned long long parsed = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+  if (errno != 0 || end == text || *end != '\0' || text[0] < '0' || text[0] > '9') {
     return false;
   }
   value = parsed;
+  return true;
+}
+
+void print_algorithms(bool json) {
+  std::string out = json ? "[" : "";
+  for (std::string_view name : k_algorithms) {
+    if (json) {
+      out += out.size() > 1 ? ",\"" : "\"";
+      out += name;
+      out += '"';
+    } else {
+      out += name;
+      out += '\n';
+    }
+  }
+  std::fputs(json ? (out + "]\n").c_str() : out.c_str(), stdout);
+}
+
+// Appends one line per metric (the benchmatrix task protocol); false when the file cannot take them.
+bool append_metrics(const char* path, double seconds, double throughput) {
+  std::FILE* file = std::fopen(path, "a");
+  if (file == nullptr) {
+    std::fprintf(stderr, "sortbench: cannot open %s: %s\n", path, std::strerror(errno));
+    return false;
+  }
+  std::fprintf(file, "{\"metric\":\"sort_time\",\"value\":%.9g,\"unit\":\"s\",\"direction\":\"lower\"}\n", seconds);
+  std::fprintf(file, "{\"metric\":\"throughput\",\"value\":%.9g,\"unit\":\"elements/s\",\"direction\":\"higher\"}\n",
+               throughput);
+  bool written = std::ferror(file) == 0;
+  // fclose flushes: a full disk shows up here, not at fprintf.
+  if (std::fclose(file) != 0 || !written) {
+    std::fprintf(stderr, "sortbench: cannot write %s: %s\n", path, std::strerror(errno));
+    return false;
+  }
   return true;
 }
 
@@ -123,56 +161,51 @@ int main(int argc, char** argv) {
   bool have_n = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (arg == "--help" || arg == "-h") {
-      usage("sorts N random 64-bit keys and reports the time of the sort");
+      std::printf("%s%s", k_synopsis, k_details);
       return 0;
     }
     if (arg == "--list" || arg == "--list-lines") {
-      bool json = arg == "--list";
-      std::printf(json ? "[" : "");
-      for (std::size_t k = 0; k < k_algorithms.size(); ++k) {
-        std::printf(json ? "%s\"%.*s\"" : "%s%.*s\n", json && k > 0 ? "," : "",
-                    static_cast<int>(k_algorithms[k].size()), k_algorithms[k].data());
-      }
-      std::printf(json ? "]\n" : "");
+      print_algorithms(arg == "--list");
       return 0;
     }
-    const char* text = nullptr;
-    if (arg == "--algo" && (text = value())) {
+    if (arg != "--algo" && arg != "--dist" && arg != "--n" && arg != "--seed" && arg != "--fail-with") {
+      return usage_error("unknown option '" + std::string(arg) + "'");
+    }
+    if (i + 1 >= argc) {
+      return usage_error(std::string(arg) + " needs a value");
+    }
+    const char* text = argv[++i];
+    if (arg == "--algo") {
       algorithm = text;
-    } else if (arg == "--dist" && (text = value())) {
+    } else if (arg == "--dist") {
       distribution = text;
-    } else if (arg == "--n" && (text = value())) {
+    } else if (arg == "--n") {
       if (!parse_number(text, n) || n == 0 || n > (1ULL << 32)) {
-        return usage("--n needs a whole number from 1 to 4294967296");
+        return usage_error("--n needs a whole number from 1 to 4294967296, not '" + std::string(text) + "'");
       }
       have_n = true;
-    } else if (arg == "--seed" && (text = value())) {
+    } else if (arg == "--seed") {
       if (!parse_number(text, seed)) {
-        return usage("--seed needs a whole number");
+        return usage_error("--seed needs a non-negative whole number, not '" + std::string(text) + "'");
       }
-    } else if (arg == "--fail-with" && (text = value())) {
-      if (!parse_number(text, fail_with) || fail_with > 255) {
-        return usage("--fail-with needs an exit code from 0 to 255");
-      }
-    } else {
-      std::string message = "unknown or incomplete option '" + std::string(arg) + "'";
-      return usage(message.c_str());
+    } else if (!parse_number(text, fail_with) || fail_with > 255) {
+      return usage_error("--fail-with needs an exit code from 0 to 255, not '" + std::string(text) + "'");
     }
   }
   if (algorithm.empty() || !have_n) {
-    return usage("--algo and --n are required");
+    return usage_error("--algo and --n are required");
   }
   if (std::find(k_algorithms.begin(), k_algorithms.end(), algorithm) == k_algorithms.end()) {
-    return usage(("unknown algorithm '" + algorithm + "'").c_str());
+    return usage_error("unknown algorithm '" + algorithm + "'");
   }
   if (distribution != "random" && distribution != "sorted" && distribution != "reversed" &&
       distribution != "few_unique") {
-    return usage(("unknown distribution '" + distribution + "'").c_str());
+    return usage_error("unknown distribution '" + distribution + "'");
   }
   if (algorithm == "insertion_sort" && n > k_max_insertion) {
-    std::fprintf(stderr, "sortbench: insertion_sort is quadratic; refusing n > %zu\n", k_max_insertion);
+    std::fprintf(stderr, "sortbench: insertion_sort is quadratic; refusing n > %zu (got %llu)\n", k_max_insertion,
+                 static_cast<unsigned long long>(n));
     return 2;
   }
 
@@ -188,19 +221,13 @@ int main(int argc, char** argv) {
   double throughput = seconds > 0 ? static_cast<double>(n) / seconds : 0;
 
   if (const char* path = std::getenv("BENCHMATRIX_RESULT_FILE"); path != nullptr && *path != '\0') {
-    std::FILE* file = std::fopen(path, "a");
-    if (file == nullptr) {
-      std::fprintf(stderr, "sortbench: cannot open %s: %s\n", path, std::strerror(errno));
+    if (!append_metrics(path, seconds, throughput)) {
       return 1;
     }
-    std::fprintf(file, "{\"metric\":\"sort_time\",\"value\":%.9g,\"unit\":\"s\",\"direction\":\"lower\"}\n", seconds);
-    std::fprintf(file,
-                 "{\"metric\":\"throughput\",\"value\":%.9g,\"unit\":\"elements/s\",\"direction\":\"higher\"}\n",
-                 throughput);
-    std::fclose(file);
   } else {
-    std::printf("%s n=%llu dist=%s: %.6f s (%.3g elements/s)\n", algorithm.c_str(),
-                static_cast<unsigned long long>(n), distribution.c_str(), seconds, throughput);
+    std::printf("%s n=%llu dist=%s seed=%llu: %.6f s (%.3g elements/s)\n", algorithm.c_str(),
+                static_cast<unsigned long long>(n), distribution.c_str(), static_cast<unsigned long long>(seed),
+                seconds, throughput);
   }
   return static_cast<int>(fail_with);
 }

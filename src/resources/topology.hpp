@@ -26,10 +26,16 @@ struct Topology {
 };
 
 // Reads the topology with hwloc, falling back to /sys/devices/system/cpu when hwloc fails.
+// Throws UserError only when both fail.
 Topology detect_topology();
 
 // The sysfs reader alone, over a root directory (tests point it at a fake tree).
 // `allowed` is the affinity mask to intersect with; empty means all online CPUs.
+// Missing files are skipped, as containers and old kernels leave some out: without `online` the
+// cpuN directories are the online CPUs; without a sibling list, CPUs sharing (package, core_id)
+// form a core; without that either, a CPU is a core of its own; a missing package id is 0.
+// Throws SystemError when neither `online` nor any cpuN directory exists, and UserError naming
+// the file when one exists but holds nonsense.
 Topology read_sysfs_topology(const std::string& sysfs_cpu_dir, const std::vector<int>& allowed);
 
 // Parses a Linux CPU list such as "0-3,8,10-11" into ascending unique ids. Throws UserError on
