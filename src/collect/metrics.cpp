@@ -94,6 +94,17 @@ std::string take_line(std::string_view line, ReportedMetrics& out) {
 
 } // namespace
 
+MetricInfo metric_info(const std::map<std::string, MetricInfo>& reported, std::string_view metric) {
+  if (metric == k_metric_rss) {
+    return {"KiB", false};
+  }
+  if (metric == k_metric_wall || metric == k_metric_user || metric == k_metric_system) {
+    return {"s", false};
+  }
+  auto found = reported.find(std::string(metric));
+  return found == reported.end() ? MetricInfo{} : found->second;
+}
+
 ReportedMetrics parse_reported_metrics(std::string_view text, std::string_view source) {
   ReportedMetrics out;
   size_t line_number = 0;

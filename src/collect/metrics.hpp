@@ -34,4 +34,8 @@ inline constexpr std::string_view k_metric_user = "user_time";
 inline constexpr std::string_view k_metric_system = "system_time";
 inline constexpr std::string_view k_metric_rss = "max_rss";
 
+// The unit and direction of a metric: fixed for the orchestrator's own four (seconds, and KiB for
+// max_rss), else as the task reported it in `reported`, else unknown (no unit, lower is better).
+MetricInfo metric_info(const std::map<std::string, MetricInfo>& reported, std::string_view metric);
+
 } // namespace bm

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "collect/metrics.hpp"
+#include "stats/descriptive.hpp"
 #include "resources/topology.hpp"
 #include "util/duration.hpp"
 
@@ -41,9 +42,8 @@ std::string headline(const TaskOutcome& outcome) {
   if (values.empty()) {
     return {};
   }
-  std::sort(values.begin(), values.end());
   size_t n = values.size();
-  double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  double median = median_of(values);
   std::string runs = fmt::format("{} run{}", n, n == 1 ? "" : "s");
   if (metric.empty()) {
     return fmt::format("wall {} ({})", format_seconds(median), runs);

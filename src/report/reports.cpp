@@ -121,14 +121,12 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
       prefix += "," + (found == task.axes.end() ? std::string() : csv_field(found->second));
     }
     for (const auto& metric : task.metric_order) {
-      auto info = task.info.find(metric);
-      std::string unit = info == task.info.end() ? (metric == "max_rss" ? "KiB" : "s") : info->second.unit;
-      bool higher = info != task.info.end() && info->second.higher_is_better;
+      MetricInfo info = metric_info(task.info, metric);
       const auto& values = task.samples.at(metric);
       const auto& started = task.started.at(metric);
       for (std::size_t run = 0; run < values.size(); ++run) {
         csv += fmt::format("{},{},{},{:.17g},{},{},{:.6f},{},{},{}\n", prefix, run + 1, csv_field(metric), values[run],
-                           csv_field(unit), higher ? "higher" : "lower", started[run], csv_field(task.slot),
+                           csv_field(info.unit), info.higher_is_better ? "higher" : "lower", started[run], csv_field(task.slot),
                            task.cpus, task.gpus);
       }
     }

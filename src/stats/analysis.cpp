@@ -57,13 +57,6 @@ MetricStats metric_stats(const std::string& metric, const std::vector<double>& v
   return stats;
 }
 
-MetricInfo info_of(const TaskSamples& task, const std::string& metric) {
-  if (auto found = task.info.find(metric); found != task.info.end()) {
-    return found->second;
-  }
-  return {metric == "max_rss" ? "KiB" : "s", false};
-}
-
 // A note when the samples are too few for the comparison to mean much: the smallest p-value the
 // exact Mann-Whitney test can reach, and the runs a two-sample comparison of this variability
 // needs to detect the threshold with 80% power (normal approximation, e.g. Lehr's rule).
@@ -199,7 +192,7 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
     TaskStats stats;
     stats.task = i;
     for (const auto& metric : task.metric_order) {
-      stats.metrics.push_back(metric_stats(metric, task.samples.at(metric), info_of(task, metric), settings));
+      stats.metrics.push_back(metric_stats(metric, task.samples.at(metric), metric_info(task.info, metric), settings));
     }
     analysis.tasks.push_back(std::move(stats));
   }
@@ -275,7 +268,7 @@ Analysis compare_trees(const ResultsTree& base, const ResultsTree& candidate, co
     Comparison comparison = compare_pair(
         kept_samples(old_samples->second, detect_outliers(old_samples->second, options), settings, ignored),
         kept_samples(new_samples->second, detect_outliers(new_samples->second, options), settings, ignored),
-        analysis.metric, info_of(task, analysis.metric), settings);
+        analysis.metric, metric_info(task.info, analysis.metric), settings);
     comparison.baseline_label = "base";
     comparison.label = task.label();
     comparison.path = task.path;

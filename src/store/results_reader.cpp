@@ -23,7 +23,10 @@ std::string TaskSamples::label() const {
 
 namespace {
 
-constexpr const char* k_own_metrics[] = {"wall_time", "user_time", "system_time", "max_rss"};
+// The orchestrator's own measurements and their keys in result.json's runs.
+constexpr std::pair<std::string_view, std::string_view> k_own_metrics[] = {
+    {k_metric_wall, "wall_time"}, {k_metric_user, "user_time"}, {k_metric_system, "system_time"},
+    {k_metric_rss, "max_rss_kib"}};
 
 nlohmann::json read_json_file(const fs::path& path) {
   std::string text = read_file(path);
@@ -82,12 +85,11 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
       add(metric.at("metric").get<std::string>(), metric.at("value").get<double>());
     }
   }
-  for (const char* own : k_own_metrics) {
-    std::string key = own == std::string("max_rss") ? "max_rss_kib" : own;
+  for (const auto& [own, key] : k_own_metrics) {
     for (const auto& run : result.at("runs")) {
       if (run.value("phase", "") == "run" && run.contains(key)) {
         run_start = run.value("started_unix", 0.0);
-        add(own, run[key].get<double>());
+        add(std::string(own), run[std::string(key)].get<double>());
       }
     }
   }

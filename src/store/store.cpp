@@ -1,9 +1,11 @@
 #include "store/store.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "stats/descriptive.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/environment.hpp"
@@ -85,21 +87,10 @@ std::vector<Sample> measured_samples(const TaskOutcome& outcome) {
   return samples;
 }
 
-MetricInfo info_for(const TaskOutcome& outcome, const std::string& metric) {
-  if (metric == k_metric_rss) {
-    return {"KiB", false};
-  }
-  if (metric == k_metric_wall || metric == k_metric_user || metric == k_metric_system) {
-    return {"s", false};
-  }
-  auto found = outcome.metric_info.find(metric);
-  return found == outcome.metric_info.end() ? MetricInfo{} : found->second;
-}
-
 std::string samples_csv(const TaskOutcome& outcome) {
   std::string csv = "run,metric,value,unit,direction,started_unix,slot,cpus,gpus\n";
   for (const auto& sample : measured_samples(outcome)) {
-    MetricInfo info = info_for(outcome, sample.metric);
+    MetricInfo info = metric_info(outcome.metric_info, sample.metric);
     csv += fmt::format("{},{},{:.17g},{},{},{:.6f},{},{},{}\n", sample.run->index, csv_field(sample.metric),
                        sample.value, csv_field(info.unit), info.higher_is_better ? "higher" : "lower",
                        sample.run->started_unix, csv_field(outcome.slot), cpu_text(outcome.cpus),
@@ -120,19 +111,15 @@ nlohmann::json metric_summary(const TaskOutcome& outcome) {
   }
   nlohmann::json metrics = nlohmann::json::object();
   for (const auto& name : order) {
-    std::vector<double> v = values[name];
-    std::sort(v.begin(), v.end());
-    double sum = 0;
-    for (double x : v) {
-      sum += x;
-    }
-    size_t n = v.size();
-    double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    MetricInfo info = info_for(outcome, name);
-    metrics[name] = {{"unit", info.unit},       {"direction", info.higher_is_better ? "higher" : "lower"},
-                     {"n", n},                  {"min", v.front()},
-                     {"median", median},        {"mean", sum / static_cast<double>(n)},
-                     {"max", v.back()}};
+    const std::vector<double>& v = values[name];
+    MetricInfo info = metric_info(outcome.metric_info, name);
+    metrics[name] = {{"unit", info.unit},
+                     {"direction", info.higher_is_better ? "higher" : "lower"},
+                     {"n", v.size()},
+                     {"min", *std::min_element(v.begin(), v.end())},
+                     {"median", median_of(v)},
+                     {"mean", std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())},
+                     {"max", *std::max_element(v.begin(), v.end())}};
   }
   return metrics;
 }
