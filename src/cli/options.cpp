@@ -27,6 +27,10 @@ void add_run_options(CLI::App& command, RunOptions& options) {
                    "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
   command.add_flag("--use-core0", options.use_core0, "Do not keep core 0 free for the system");
   command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+  command.add_option("--durability", options.durability,
+                     "group: results are synced to disk every 50 ms, off the task path (default); off: never "
+                     "synced (safe against a crash of benchmatrix, not of the machine)")
+      ->check(CLI::IsMember({"group", "off"}));
   command.add_option("--isolation", options.isolation,
                      "cgroup per process (cpuset, memory, pids): auto (when possible), cgroup (required), none")
       ->check(CLI::IsMember({"auto", "cgroup", "none"}));

@@ -24,6 +24,7 @@ struct RunOptions {
   bool use_core0 = false;
   bool verbose = false;
   std::string isolation = "auto";  // auto, cgroup, none
+  std::string durability = "group";  // group (sync every 50 ms, in the background), off
 };
 
 struct ListOptions {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <sched.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -142,6 +143,28 @@ void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, cons
   }
 }
 
+// benchmatrix itself runs on the allowed CPUs that no slot uses (core 0 by default), so that
+// its bookkeeping never competes with a measured process. When every CPU is a slot's, it stays
+// where it is.
+void keep_off_task_cpus(const PoolLayout& layout) {
+  if (!layout.pinned) {
+    return;
+  }
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    return;
+  }
+  for (int cpu : layout.cpus) {
+    if (cpu >= 0 && cpu < CPU_SETSIZE) {
+      CPU_CLR(cpu, &allowed);
+    }
+  }
+  if (CPU_COUNT(&allowed) > 0) {
+    ::sched_setaffinity(0, sizeof allowed, &allowed);  // a hint: failing it changes no result
+  }
+}
+
 } // namespace
 
 int run_plan(const Plan& plan, const RunOptions& options) {
@@ -203,10 +226,12 @@ int run_plan(const Plan& plan, const RunOptions& options) {
 
   // Everything was validated above; from here on the run writes to OUT.
   SignalBlocker signals;
+  keep_off_task_cpus(layout);
   nlohmann::json context = machine_context(topology);
   context["cpus_used"] = layout.cpus;
   context["pinned"] = layout.pinned;
   context["gpus_used"] = layout.gpus;
+  store.set_durable(options.durability != "off");
   store.open_for_run(plan, context);
   // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
   // its processes running: end them before new ones start beside them.
@@ -255,6 +280,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   executor.set_cgroups(cgroups ? &*cgroups : nullptr);
   RunnerOptions runner_options;
   runner_options.attempt.inherited_env = current_environment(plan.config().env_inherit);
+  store.write_run_environment(runner_options.attempt.inherited_env);
   runner_options.attempt.timeout = timeout;
   runner_options.retries = options.retries;
   runner_options.context = context;

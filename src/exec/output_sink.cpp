@@ -22,16 +22,6 @@ std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint6
                                              int* error_number) {
   std::unique_ptr<OutputSink> sink(new OutputSink());
   sink->m_path = path;
-  sink->m_file.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!sink->m_file) {
-    if (error_number != nullptr) {
-      *error_number = errno;
-    }
-    error = SystemError("open", path, errno).what();
-    return nullptr;
-  }
-  off_t end = ::lseek(sink->m_file.get(), 0, SEEK_END);
-  sink->m_base = end < 0 ? 0 : static_cast<std::uint64_t>(end);
   sink->m_head = cap / 2;
   sink->m_tail = cap - sink->m_head;
   int fds[2];
@@ -49,9 +39,25 @@ std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint6
   return sink;
 }
 
+bool OutputSink::open_file() {
+  // The log is created with the first byte of output, so that a quiet process costs no file
+  // (most benchmarks write nothing, and a file create is most of the cost of a short task).
+  m_file.reset(::open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!m_file) {
+    m_write_error = SystemError("open", m_path, errno).what();
+    return false;
+  }
+  off_t end = ::lseek(m_file.get(), 0, SEEK_END);
+  m_base = end < 0 ? 0 : static_cast<std::uint64_t>(end);
+  return true;
+}
+
 void OutputSink::put(std::uint64_t offset, const char* data, std::uint64_t length) {
   if (!m_write_error.empty()) {
     return;  // the log cannot be written (a full disk, say): the output is read and dropped
+  }
+  if (!m_file && !open_file()) {
+    return;
   }
   while (length > 0) {
     ssize_t n = ::pwrite(m_file.get(), data, length, static_cast<off_t>(m_base + offset));
@@ -115,7 +121,7 @@ std::uint64_t OutputSink::finish() {
   m_read.reset();
   m_write.reset();
   std::uint64_t kept = m_head + m_tail;
-  if (m_total <= kept || m_tail == 0) {
+  if (m_total <= kept || m_tail == 0 || !m_file) {
     return 0;
   }
   std::uint64_t dropped = m_total - kept;

@@ -15,8 +15,9 @@ namespace bm {
 // put in order when the stream ends.
 class OutputSink {
 public:
-  // Opens (creates) the log and a pipe; the child gets write_fd() as its stdout or stderr.
-  // Returns null with `error` set when either cannot be opened.
+  // Opens a pipe; the child gets write_fd() as its stdout or stderr. The log is created (or
+  // appended to) when the first byte arrives; when it cannot be, write_error() says why and the
+  // output is read and dropped. Returns null with `error` set when the pipe cannot be opened.
   static std::unique_ptr<OutputSink> open(const std::string& path, std::uint64_t cap, std::string& error,
                                           int* error_number = nullptr);
 
@@ -36,6 +37,7 @@ public:
 
 private:
   OutputSink() = default;
+  bool open_file();
   void store(const char* data, std::uint64_t length);
   void put(std::uint64_t offset, const char* data, std::uint64_t length);
 

@@ -64,9 +64,28 @@ TEST(OutputSink, ExactlyTheCapIsNotTruncated) {
   feed(*sink, "0123456789", 3);
   EXPECT_EQ(sink->finish(), 0u);
   EXPECT_EQ(read_file(path), "0123456789");
-  std::string missing_error;
-  EXPECT_FALSE(OutputSink::open("/nonexistent/dir/log", 10, missing_error));
-  EXPECT_NE(missing_error.find("open(/nonexistent/dir/log)"), std::string::npos);
+}
+
+TEST(OutputSink, NoOutputCreatesNoFile) {
+  std::string path = temp_log("quiet");
+  std::filesystem::remove(path);
+  std::string error;
+  auto sink = OutputSink::open(path, 10, error);
+  ASSERT_TRUE(sink) << error;
+  sink->close_write_end();
+  EXPECT_EQ(sink->finish(), 0u);
+  EXPECT_EQ(sink->total(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(OutputSink, AnUnwritableLogDropsTheOutputAndSaysWhy) {
+  std::string error;
+  auto sink = OutputSink::open("/nonexistent/dir/log", 10, error);
+  ASSERT_TRUE(sink) << error;
+  feed(*sink, "lost", 2);
+  sink->finish();
+  EXPECT_EQ(sink->total(), 4u);
+  EXPECT_NE(sink->write_error().find("open(/nonexistent/dir/log)"), std::string::npos) << sink->write_error();
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include "stats/descriptive.hpp"
 #include "resources/topology.hpp"
 #include "util/duration.hpp"
+#include "util/strings.hpp"
 
 namespace bm {
 
@@ -109,10 +110,20 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
     fmt::print(m_out, "{} ok    {}  {}\n", counter, label, headline(outcome));
     break;
   case TaskStatus::Failed:
-    fmt::print(m_out, "{} {} {}  {}{}\n    logs: {}/stderr.log\n", counter, will_retry ? "retry" : "FAIL ", label,
-               outcome.reason, will_retry ? fmt::format(" (attempt {} failed, retrying)", outcome.attempt) : "",
-               dir.string());
+  {
+    // Logs exist only for streams the task wrote to.
+    std::vector<std::string> logs;
+    for (const char* name : {"stderr.log", "stdout.log"}) {
+      if (std::filesystem::exists(dir / name)) {
+        logs.push_back((dir / name).string());
+      }
+    }
+    fmt::print(m_out, "{} {} {}  {}{}\n    {}\n", counter, will_retry ? "retry" : "FAIL ", label, outcome.reason,
+               will_retry ? fmt::format(" (attempt {} failed, retrying)", outcome.attempt) : "",
+               logs.empty() ? fmt::format("no output; folder: {}", dir.string())
+                            : fmt::format("logs: {}", join(logs, " ")));
     break;
+  }
   case TaskStatus::Interrupted:
     fmt::print(m_out, "{} stop  {}  {}\n", counter, label, outcome.reason);
     break;

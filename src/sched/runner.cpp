@@ -27,12 +27,17 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
   m_summary = std::move(summary);
   auto started = std::chrono::steady_clock::now();
   submit_all(tasks);
-  // The loop: fill free capacity, wait for one event, repeat. Every decision happens in fill()
-  // and in the handlers; wait() is the only place the program blocks.
+  // The loop: fill free capacity, then write down what ended, then wait for one event. Every
+  // decision happens in fill() and in the handlers; wait() is the only place the program blocks.
+  // Files are written after the free slots got their next process, so a slot's hand-off from one
+  // process to the next costs no file I/O: the writing overlaps the next task's run.
   for (;;) {
     if (m_interrupts == 0) {
       fill();
     }
+    persist();
+    prepare_ahead();
+    m_store.commit();
     if (m_executor.running() == 0) {
       break;
     }
@@ -42,7 +47,6 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
     } else {
       on_process_ended(event.result);
     }
-    m_store.commit();
   }
   for (const QueuedTask& queued : m_scheduler.drain()) {
     m_summary.not_started += queued.group == QueuedTask::k_single ? 1 : m_groups[queued.group].size();
@@ -114,6 +118,9 @@ void Runner::fill() {
       return;  // strict order: wait for resources rather than let later tasks jump ahead
     }
     m_scheduler.pop();
+    if (next->attempt > 1) {
+      persist();  // a retry's previous attempt is written down before the retry clears its folder
+    }
     std::string slot = m_pool.slot_name(lease->slot);
     std::vector<std::unique_ptr<TaskAttempt>> attempts;
     for (std::size_t task : tasks) {
@@ -121,7 +128,7 @@ void Runner::fill() {
       m_status.task_started(m_plan, task, *lease, next->attempt);
       attempts.push_back(std::make_unique<TaskAttempt>(m_plan, task, next->attempt, *lease, slot,
                                                        m_store.task_dir(m_plan, task), m_options.attempt));
-      m_store.write_environment(m_plan, task, attempts.back()->environment(), m_options.attempt.inherited_env);
+      m_to_describe.push_back(task);
       ++m_summary.attempts;
     }
     advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed));
@@ -167,15 +174,38 @@ void Runner::on_interrupt(int signal) {
   m_executor.terminate_all(m_interrupts > 1 ? SIGKILL : SIGTERM);
 }
 
+void Runner::persist() {
+  for (std::size_t task : m_to_describe) {
+    m_store.describe_task(m_plan, task);
+  }
+  m_to_describe.clear();
+  for (const Finished& finished : m_finished) {
+    m_store.finish_task(m_plan, finished.outcome, m_options.context);
+    m_status.task_finished(m_plan, finished.outcome, m_store.task_dir(m_plan, finished.outcome.task),
+                           finished.will_retry);
+  }
+  m_finished.clear();
+}
+
+void Runner::prepare_ahead() {
+  // The folders of the tasks that start next are made now, while processes run, so that a
+  // start costs no mkdir. Bounded: at most one per running process, and one more.
+  std::size_t count = std::min<std::size_t>(m_executor.running() + 1, 64);
+  for (const QueuedTask& queued : m_scheduler.next(count)) {
+    if (queued.group == QueuedTask::k_single && queued.attempt == 1) {
+      m_store.prepare_folder(m_plan, queued.task);
+    }
+  }
+}
+
 void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   TaskOutcome outcome = attempt->take_outcome();
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
   bool will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;
-  m_store.finish_task(m_plan, outcome, m_options.context);
-  m_status.task_finished(m_plan, outcome, m_store.task_dir(m_plan, outcome.task), will_retry);
   if (will_retry) {
     m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);  // alone, not interleaved
+    m_finished.push_back({std::move(outcome), true});
     return;
   }
   switch (outcome.status) {
@@ -190,6 +220,7 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
     ++m_summary.interrupted;
     break;
   }
+  m_finished.push_back({std::move(outcome), false});
 }
 
 } // namespace bm

@@ -41,6 +41,13 @@ private:
     std::size_t attempt = 0;  // which of the group's attempts the process belongs to
   };
 
+  struct Finished {
+    TaskOutcome outcome;
+    bool will_retry = false;
+  };
+
+  void persist();
+  void prepare_ahead();
   void submit_all(const std::vector<std::size_t>& tasks);
   void fill();
   void advance(std::unique_ptr<AttemptGroup> group);
@@ -58,6 +65,8 @@ private:
   std::vector<std::vector<std::size_t>> m_groups;     // interleaved groups, by QueuedTask::group
   std::unordered_map<std::uint64_t, Running> m_running;  // by process token
   std::uint64_t m_next_token = 1;
+  std::vector<std::size_t> m_to_describe;  // attempts started whose task.json is not written yet
+  std::vector<Finished> m_finished;      // attempts ended whose files are not written yet
   int m_interrupts = 0;
   RunSummary m_summary;
 };

@@ -27,6 +27,16 @@ void Scheduler::pop() {
   BM_ASSERT(!"pop() on an empty scheduler");
 }
 
+std::vector<QueuedTask> Scheduler::next(std::size_t count) const {
+  std::vector<QueuedTask> out;
+  for (const auto& queue : m_queues) {
+    for (auto it = queue.begin(); it != queue.end() && out.size() < count; ++it) {
+      out.push_back(*it);
+    }
+  }
+  return out;
+}
+
 std::size_t Scheduler::size() const {
   std::size_t total = 0;
   for (const auto& queue : m_queues) {

@@ -29,6 +29,8 @@ public:
   // The attempt that should start next, if any is waiting.
   std::optional<QueuedTask> peek() const;
   void pop();
+  // Up to `count` attempts in the order they would start (for work done ahead of them).
+  std::vector<QueuedTask> next(std::size_t count) const;
 
   bool empty() const { return size() == 0; }
   std::size_t size() const;

@@ -23,6 +23,10 @@ public:
   // Makes what was appended durable if the window has passed since the last sync (or `force`).
   void commit(bool force = false);
 
+  int fd() const { return m_fd.get(); }
+  // Says that what was appended has been made durable by someone else (a Committer).
+  void mark_clean() { m_dirty = false; }
+
   // Reads every complete event; a torn last line is ignored, a corrupt middle line skipped.
   static std::vector<nlohmann::json> read(const std::filesystem::path& path);
   // Truncates the file after its last newline; returns how many bytes were cut.

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <numeric>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "stats/descriptive.hpp"
 #include "util/clock.hpp"
@@ -58,7 +61,10 @@ void remove_temporaries(const fs::path& dir) {
 std::string cpu_text(const std::vector<int>& ids) {
   std::string out;
   for (int id : ids) {
-    out += (out.empty() ? "" : " ") + std::to_string(id);
+    if (!out.empty()) {
+      out.push_back(' ');
+    }
+    out.append(std::to_string(id));
   }
   return out;
 }
@@ -187,7 +193,8 @@ nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
     for (auto& word : words) {
       for (size_t at = word.find('\x01'); at != std::string::npos; at = word.find('\x01', at)) {
         size_t end = word.find('\x01', at + 1);
-        word.replace(at, end - at + 1, "{" + word.substr(at + 1, end - at - 1) + "}");
+        std::string shown = fmt::format("{{{}}}", std::string_view(word).substr(at + 1, end - at - 1));
+        word.replace(at, end - at + 1, shown);
       }
     }
     return words;
@@ -277,20 +284,66 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
   m_dirty = true;
 }
 
+namespace {
+
+// Makes `dir`: true when it was made now, false when it existed; throws on failure.
+bool make_fresh_directory(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    return true;
+  }
+  if (errno == EEXIST) {
+    return false;
+  }
+  if (errno != ENOENT) {
+    throw_errno("mkdir", dir.string());
+  }
+  make_directories(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    return true;
+  }
+  if (errno != EEXIST) {
+    throw_errno("mkdir", dir.string());
+  }
+  return false;
+}
+
+} // namespace
+
+void Store::prepare_folder(const Plan& plan, std::size_t task) {
+  if (m_prepared.count(task) != 0) {
+    return;
+  }
+  try {
+    m_prepared[task] = make_fresh_directory(task_dir(plan, task));
+  } catch (const SystemError&) {
+    // Left to begin_task, which reports it for the task that needs the folder.
+  }
+}
+
 void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
                        const std::vector<int>& cpus, const std::vector<int>& gpus) {
   fs::path dir = task_dir(plan, task);
-  make_directories(dir);
-  // The old markers go first: from here until result.json is written, the task is not done.
-  remove_if_exists(dir / "result.json");
-  remove_if_exists(dir / "failure.json");
-  remove_temporaries(dir);
-  for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl"}) {
-    remove_if_exists(dir / name);
+  // A folder made just now (or ahead, by prepare_folder) holds nothing to clear: the common case
+  // costs one mkdir, and none at all when it was made ahead.
+  auto prepared = m_prepared.find(task);
+  bool fresh = false;
+  if (prepared != m_prepared.end() && fs::is_directory(dir)) {
+    fresh = prepared->second;
+  } else {
+    fresh = make_fresh_directory(dir);
   }
-  nlohmann::json spec = task_spec_json(plan, task);
-  spec["schema"] = k_schema;
-  write_file_atomic(dir / "task.json", dump(spec));
+  if (prepared != m_prepared.end()) {
+    m_prepared.erase(prepared);
+  }
+  if (!fresh) {
+    // The old markers go first: from here until result.json is written, the task is not done.
+    remove_if_exists(dir / "result.json");
+    remove_if_exists(dir / "failure.json");
+    remove_temporaries(dir);
+    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "env.json"}) {
+      remove_if_exists(dir / name);
+    }
+  }
   m_journal->append({{"event", "task-started"},
                      {"task_id", plan.task_id(task)},
                      {"path", plan.relative_path(task)},
@@ -314,27 +367,46 @@ std::string comparable_environment_hash(const std::vector<std::string>& inherite
   return hasher.hex();
 }
 
-void Store::write_environment(const Plan& plan, std::size_t task, const std::vector<std::string>& effective,
-                              const std::vector<std::string>& inherited) {
-  // The effective environment of this attempt, for reproducing it; secrets are never written.
-  // The hash covers the real inherited values so that `list` can tell when today's differs.
+void Store::write_run_environment(const std::vector<std::string>& inherited) {
+  // The inherited environment is the same for every task of a run: it is written once, here,
+  // redacted; each task.json names the run and adds what the config sets (its spec's env).
   nlohmann::json variables = nlohmann::json::object();
-  for (const auto& entry : effective) {
+  for (const auto& entry : inherited) {
     std::string name = entry.substr(0, entry.find('='));
     variables[name] = redacted(name, entry.substr(std::min(entry.size(), name.size() + 1)));
   }
-  nlohmann::json json = {{"schema", k_schema},
-                         {"variables", variables},
-                         {"inherited_hash", comparable_environment_hash(inherited, plan.settings(task).env)}};
-  write_file_atomic(task_dir(plan, task) / "env.json", dump(json));
+  write_file_atomic(m_run_dir / "environment.json", dump({{"schema", k_schema}, {"variables", variables}}));
+  m_inherited = inherited;
+  m_inherited_hashes.clear();
+  m_dirty = true;
+}
+
+void Store::describe_task(const Plan& plan, std::size_t task) {
+  nlohmann::json spec = task_spec_json(plan, task);
+  spec["schema"] = k_schema;
+  // The hash covers the real inherited values so that `list` can tell when today's differs; it
+  // depends only on which variables the config sets, so it is computed once per such set.
+  const EnvList& config_env = plan.settings(task).env;
+  std::string names;
+  for (const auto& [name, value] : config_env) {
+    names.append(name).push_back('\x1f');
+  }
+  auto hash = m_inherited_hashes.find(names);
+  if (hash == m_inherited_hashes.end()) {
+    hash = m_inherited_hashes.emplace(names, comparable_environment_hash(m_inherited, config_env)).first;
+  }
+  spec["environment"] = {{"run", m_run_dir.filename().string()}, {"inherited_hash", hash->second}};
+  write_file_atomic(task_dir(plan, task) / "task.json", dump(spec));
+  m_dirty = true;
 }
 
 bool Store::environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const {
-  auto recorded = read_json(task_dir(plan, task) / "env.json");
-  if (!recorded) {
+  auto recorded = read_json(task_dir(plan, task) / "task.json");
+  if (!recorded || !recorded->contains("environment") || !(*recorded)["environment"].is_object()) {
     return false;
   }
-  return recorded->value("inherited_hash", "") != comparable_environment_hash(inherited, plan.settings(task).env);
+  return (*recorded)["environment"].value("inherited_hash", "") !=
+         comparable_environment_hash(inherited, plan.settings(task).env);
 }
 
 void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context) {
@@ -425,19 +497,31 @@ void Store::write_execution_summary(const nlohmann::json& summary) {
 }
 
 void Store::commit(bool force) {
-  if (!m_dirty || !m_journal) {
+  if (!m_journal) {
+    return;
+  }
+  if (m_committer) {
+    m_committer->check();
+  }
+  if (!m_dirty && !force) {
     return;
   }
   auto now = std::chrono::steady_clock::now();
   if (!force && now - m_last_sync < Journal::k_commit_window) {
     return;
   }
-  // One syncfs per window makes every renamed result and its directory entry durable together,
-  // instead of an fsync per file and per directory.
-  if (::syncfs(m_root_fd.get()) != 0) {
-    throw_errno("syncfs", m_root.string());
+  if (m_durable) {
+    if (!m_committer) {
+      m_committer = std::make_unique<Committer>(m_root_fd.get(), m_journal->fd(), m_root.string());
+    }
+    if (m_dirty) {
+      m_committer->request();
+    }
+    if (force) {
+      m_committer->wait();
+    }
   }
-  m_journal->commit(true);
+  m_journal->mark_clean();
   m_dirty = false;
   m_last_sync = now;
 }

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "collect/result.hpp"
 #include "plan/plan.hpp"
+#include "store/committer.hpp"
 #include "store/journal.hpp"
 #include "store/lock.hpp"
 
@@ -40,13 +43,19 @@ public:
   // opens the journal and the run's folder runs/<timestamp>/.
   void open_for_run(const Plan& plan, const nlohmann::json& context);
 
-  // A task attempt starts: its folder exists, task.json is written, the previous attempt's
-  // result/failure markers, logs and metrics file are cleared.
+  // Makes a task's folder ahead of its start, when it does not exist yet (never clears one).
+  void prepare_folder(const Plan& plan, std::size_t task);
+  // A task attempt starts: its folder exists, the previous attempt's result/failure markers,
+  // logs and metrics file are cleared, and the start is journaled. Cheap: it comes between a
+  // slot's last process and its next one.
   void begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
                   const std::vector<int>& cpus, const std::vector<int>& gpus);
-  // The effective environment of an attempt's processes (protocol variables aside), redacted.
-  void write_environment(const Plan& plan, std::size_t task, const std::vector<std::string>& effective,
-                         const std::vector<std::string>& inherited);
+  // runs/<timestamp>/environment.json: the environment every task of this run inherits,
+  // redacted. After open_for_run, before the first describe_task.
+  void write_run_environment(const std::vector<std::string>& inherited);
+  // task.json: the attempt's spec (with what the config sets in the environment) and the run
+  // whose environment it inherited. Written once the attempt's first process has started.
+  void describe_task(const Plan& plan, std::size_t task);
   // Whether the inherited environment now differs from the one the task's last attempt had
   // (variables the config sets, and volatile ones like SHLVL or OLDPWD, do not count).
   bool environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const;
@@ -62,8 +71,12 @@ public:
   std::vector<std::pair<int, std::uint64_t>> processes_of_unfinished_run() const;
   std::filesystem::path run_dir() const { return m_run_dir; }
 
-  // Makes everything written so far durable if the commit window has passed (or `force`).
+  // Makes everything written so far durable if the commit window has passed, in the background;
+  // with `force`, now, waiting for it.
   void commit(bool force = false);
+  // false: never sync (results survive a crash of benchmatrix, not of the machine). Before
+  // open_for_run.
+  void set_durable(bool durable) { m_durable = durable; }
 
 private:
   std::filesystem::path m_root;
@@ -71,6 +84,11 @@ private:
   std::optional<OutputLock> m_lock;
   std::optional<Journal> m_journal;
   UniqueFd m_root_fd;
+  std::vector<std::string> m_inherited;                               // write_run_environment's
+  std::unordered_map<std::string, std::string> m_inherited_hashes;    // by the config's env names
+  std::unordered_map<std::size_t, bool> m_prepared;  // prepare_folder's tasks: made fresh?
+  std::unique_ptr<Committer> m_committer;  // after the descriptors it uses: destroyed first
+  bool m_durable = true;
   bool m_dirty = false;
   std::chrono::steady_clock::time_point m_last_sync{};
 };

@@ -73,7 +73,28 @@ TEST(Store, TornResultIsNotDoneAndANewAttemptClearsOldMarkers) {
   EXPECT_EQ(store.state(plan, 0), TaskState::Done);
   store.begin_task(plan, 0, 2, "0", {1}, {});
   EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
-  EXPECT_TRUE(std::filesystem::exists(store.task_dir(plan, 0) / "task.json"));
+  store.describe_task(plan, 0);
+  auto task_json = nlohmann::json::parse(read_file(store.task_dir(plan, 0) / "task.json"));
+  EXPECT_EQ(task_json["task_id"], plan.task_id(0));
+  EXPECT_EQ(task_json["environment"]["run"], store.run_dir().filename().string());
+}
+
+TEST(Store, AFolderMadeAheadIsUsedAndAnOldOneIsClearedOnlyAtTheStart) {
+  auto out = fresh_dir("ahead");
+  Plan plan = Plan::build(parse_config("name: t\ncommand: [x]\nmatrix: {a: [p, q]}\n", "c"));
+  Store store(out);
+  store.open_for_run(plan, nlohmann::json::object());
+  store.prepare_folder(plan, 0);
+  EXPECT_TRUE(std::filesystem::is_directory(store.task_dir(plan, 0)));
+  store.begin_task(plan, 0, 1, "0", {1}, {});
+  store.finish_task(plan, succeeded(0), nlohmann::json::object());
+  // A finished task's folder made "ahead" again keeps its result until its attempt begins.
+  store.prepare_folder(plan, 0);
+  EXPECT_EQ(store.state(plan, 0), TaskState::Done);
+  write_file_atomic(store.task_dir(plan, 0) / "stdout.log", "old output\n");
+  store.begin_task(plan, 0, 2, "0", {1}, {});
+  EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
+  EXPECT_FALSE(std::filesystem::exists(store.task_dir(plan, 0) / "stdout.log"));
 }
 
 TEST(Store, ASecondRunOnTheSameOutIsRefused) {

@@ -13,9 +13,10 @@ export MY_VAR=inherited API_TOKEN=supersecret BENCHMATRIX_SLOT=leaked
 run_bm 0 run env.yaml --out out
 assert_contains out/tasks/a/stdout.log "MY_VAR=inherited MODE=plain-a SLOT=0 PHASE=run PATH_SET=yes"
 assert_contains out/tasks/b/stdout.log "MODE=special-b"
-assert_contains out/tasks/a/env.json '"MY_VAR": "inherited"'
-assert_contains out/tasks/a/env.json '"API_TOKEN": "<redacted>"'
-assert_contains out/tasks/a/env.json '"DB_PASSWORD": "<redacted>"'
+run_env=$(echo out/runs/*/environment.json)
+assert_contains "$run_env" '"MY_VAR": "inherited"'
+assert_contains "$run_env" '"API_TOKEN": "<redacted>"'
+assert_contains out/tasks/a/task.json '"run": "'"$(basename "$(dirname "$run_env")")"'"'
 assert_contains out/tasks/a/task.json '"DB_PASSWORD": "<redacted>"'
 if grep -rq -e supersecret -e hunter2 out --exclude=stdout.log; then
   grep -rl -e supersecret -e hunter2 out >&2
