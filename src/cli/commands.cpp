@@ -49,8 +49,10 @@ int list_command(const ListOptions& options) {
   if (!options.json) {
     fmt::print("{:<8} {:<16}  {}\n", "STATE", "TASK", "AXES");
   }
-  for (std::size_t task : selected) {
-    TaskState state = store.state(plan, task);
+  std::vector<TaskState> states = store.states(plan, selected);
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    std::size_t task = selected[i];
+    TaskState state = states[i];
     ++counts[state];
     bool env_differs = state != TaskState::Pending && store.environment_differs(plan, task, inherited);
     differing += env_differs ? 1 : 0;
@@ -74,8 +76,8 @@ int list_command(const ListOptions& options) {
     fmt::print("{} task{} ({}) in {}\n", selected.size(), selected.size() == 1 ? "" : "s", join(parts, ", "),
                store.root().string());
     if (differing > 0) {
-      fmt::print("{} task{} ran with another inherited environment than this shell's (see env.json in their "
-                 "folders); that alone never makes a task run again\n",
+      fmt::print("{} task{} ran with another inherited environment than this shell's (see environment.json in the run folders)"
+                 "; that alone never makes a task run again\n",
                  differing, differing == 1 ? "" : "s");
     }
   }

@@ -189,11 +189,13 @@ int run_plan(const Plan& plan, const RunOptions& options) {
 
   std::vector<std::size_t> to_run;
   std::size_t already_done = 0;
-  for (std::size_t task : selected) {
-    if (!options.force && store.state(plan, task) == TaskState::Done) {
+  std::vector<TaskState> states =
+      options.force ? std::vector<TaskState>(selected.size(), TaskState::Pending) : store.states(plan, selected);
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    if (states[i] == TaskState::Done) {
       ++already_done;
     } else {
-      to_run.push_back(task);
+      to_run.push_back(selected[i]);
     }
   }
   if (options.dry_run) {

@@ -38,6 +38,9 @@ public:
   const std::filesystem::path& root() const { return m_root; }
   std::filesystem::path task_dir(const Plan& plan, std::size_t task) const;
   TaskState state(const Plan& plan, std::size_t task) const;
+  // The states of many tasks at once (resume, list): cost grows with the results on disk, not
+  // with the size of the plan.
+  std::vector<TaskState> states(const Plan& plan, const std::vector<std::size_t>& tasks) const;
 
   // Prepares OUT for a run: creates it, takes the lock (refusing a second run), writes plan.json,
   // opens the journal and the run's folder runs/<timestamp>/.
