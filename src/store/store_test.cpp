@@ -45,12 +45,22 @@ TEST(Store, ResultJsonMarksDoneOnlyForTheSameSpec) {
     store.commit(true);
     EXPECT_EQ(store.state(plan, 0), TaskState::Done);
     EXPECT_EQ(store.state(plan, 1), TaskState::Failed);
+    EXPECT_EQ(store.states(plan, {1, 0}), (std::vector<TaskState>{TaskState::Failed, TaskState::Done}));
+  }
+  {
+    // A task of a larger plan that never ran is pending in the one-walk check too.
+    Plan larger = Plan::build(parse_config("name: t\ncommand: [x, '{a}']\nmatrix: {a: [1, 2, 3]}\n", "c"));
+    EXPECT_EQ(Store(out).states(larger, {0, 1, 2}),
+              (std::vector<TaskState>{TaskState::Done, TaskState::Failed, TaskState::Pending}));
   }
   // The same folders under a changed spec are stale.
   Plan changed = Plan::build(parse_config("name: t\ncommand: [x, '{a}', -v]\nmatrix: {a: [1, 2]}\n", "c"));
   Store view(out);
   EXPECT_EQ(view.state(changed, 0), TaskState::Stale);
   EXPECT_EQ(view.state(changed, 1), TaskState::Stale);
+  EXPECT_EQ(view.states(changed, {0, 1}), (std::vector<TaskState>{TaskState::Stale, TaskState::Stale}));
+  EXPECT_EQ(Store(out / "nothing-here").states(changed, {0, 1}),
+            (std::vector<TaskState>{TaskState::Pending, TaskState::Pending}));
 
   auto events = Journal::read(out / "journal.jsonl");
   ASSERT_EQ(events.size(), 4u);
