@@ -56,6 +56,43 @@ std::string dump(const nlohmann::json& json) {
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+// `json` as it would appear as a member of a top-level object dumped by dump(): every line after
+// the first indented one level more.
+std::string member_text(const nlohmann::json& json) {
+  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    out.push_back(c);
+    if (c == '\n') {
+      out.append("  ");
+    }
+  }
+  return out;
+}
+
+// dump(object) with members whose text is ready (member_text) added at the end: large parts
+// that are the same for many files are formatted once instead of once per file.
+std::string dump_with(const nlohmann::json& object, const std::vector<std::pair<std::string_view, const std::string*>>& ready) {
+  std::string text = object.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  BM_ASSERT(text.size() >= 2 && text.back() == '}');
+  text.pop_back();
+  bool empty = object.empty();
+  if (empty) {
+    text.push_back('\n');
+  }
+  for (const auto& [name, value] : ready) {
+    if (!empty) {
+      text.back() = ',';  // after the previous member
+      text.push_back('\n');
+    }
+    text.append("  \"").append(name).append("\": ").append(*value).append("\n");
+    empty = false;
+  }
+  text.append("}\n");
+  return text;
+}
+
 void remove_if_exists(const fs::path& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     throw_errno("unlink", path.string());
@@ -446,6 +483,9 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   }
   spec["environment"] = {{"run", m_run_dir.filename().string()}, {"inherited_hash", hash->second}};
   write_file_atomic(task_dir(plan, task) / "task.json", dump(spec));
+  spec.erase("schema");
+  spec.erase("environment");
+  m_spec_texts[task] = member_text(spec);  // for its result.json
   m_dirty = true;
 }
 
@@ -470,9 +510,20 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
                            {"started", outcome.started},
                            {"finished", outcome.finished},
                            {"wall_time", outcome.wall_seconds},
-                           {"spec", task_spec_json(plan, outcome.task)},
-                           {"metrics", metric_summary(outcome)},
-                           {"context", context}};
+                           {"metrics", metric_summary(outcome)}};
+  // The spec (as task.json has it) and the machine context are formatted once, not per file.
+  std::string spec_text;
+  auto cached_spec = m_spec_texts.find(outcome.task);
+  if (cached_spec != m_spec_texts.end()) {
+    spec_text = std::move(cached_spec->second);
+    m_spec_texts.erase(cached_spec);
+  } else {
+    spec_text = member_text(task_spec_json(plan, outcome.task));
+  }
+  if (context != m_context) {
+    m_context = context;
+    m_context_text = member_text(context);
+  }
   if (!outcome.reason.empty()) {
     result["reason"] = outcome.reason;
   }
@@ -494,10 +545,9 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   if (outcome.status != TaskStatus::Interrupted) {
     write_file_atomic(dir / "samples.csv", samples_csv(outcome));
   }
-  if (outcome.status == TaskStatus::Succeeded) {
-    write_file_atomic(dir / "result.json", dump(result));
-  } else if (outcome.status == TaskStatus::Failed) {
-    write_file_atomic(dir / "failure.json", dump(result));
+  if (outcome.status != TaskStatus::Interrupted) {
+    std::string text = dump_with(result, {{"context", &m_context_text}, {"spec", &spec_text}});
+    write_file_atomic(dir / (outcome.status == TaskStatus::Succeeded ? "result.json" : "failure.json"), text);
   }
   nlohmann::json event = {{"event", "task-" + std::string(to_string(outcome.status))},
                           {"task_id", plan.task_id(outcome.task)},

@@ -89,7 +89,10 @@ private:
   UniqueFd m_root_fd;
   std::vector<std::string> m_inherited;                               // write_run_environment's
   std::unordered_map<std::string, std::string> m_inherited_hashes;    // by the config's env names
-  std::unordered_map<std::size_t, bool> m_prepared;  // prepare_folder's tasks: made fresh?
+  std::unordered_map<std::size_t, bool> m_prepared;
+  std::unordered_map<std::size_t, std::string> m_spec_texts;  // from describe_task, for finish_task
+  nlohmann::json m_context;                                   // finish_task's last, and its text
+  std::string m_context_text = "{}";  // prepare_folder's tasks: made fresh?
   std::unique_ptr<Committer> m_committer;  // after the descriptors it uses: destroyed first
   bool m_durable = true;
   bool m_dirty = false;
