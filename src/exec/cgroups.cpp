@@ -93,6 +93,35 @@ CgroupManager::CgroupManager() {
   m_controllers.clear();
 }
 
+namespace {
+
+// The cgroups of earlier benchmatrix processes that were killed (SIGKILL, a crash) stay behind:
+// remove the empty ones of processes that no longer exist. rmdir only ever removes an empty
+// cgroup, so one still holding a process is left for a later run.
+void remove_stale_cgroups(const std::string& own) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(own, error)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with("benchmatrix-") || !entry.is_directory(error)) {
+      continue;
+    }
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str() + 12, &end, 10);
+    if (end == name.c_str() + 12 || *end != '\0' || pid <= 0 || pid == ::getpid() ||
+        ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
+      continue;
+    }
+    for (const auto& child : fs::directory_iterator(entry.path(), error)) {
+      if (child.is_directory(error)) {
+        ::rmdir(child.path().c_str());
+      }
+    }
+    ::rmdir(entry.path().c_str());
+  }
+}
+
+} // namespace
+
 CgroupManager::~CgroupManager() {
   for (const auto& cgroup : m_leftovers) {
     for (const auto& dir : cgroup.dirs) {
@@ -130,6 +159,7 @@ bool CgroupManager::setup_v2() {
     m_reason = "cgroup v2: " + error;
     return false;
   }
+  remove_stale_cgroups(controller.own);
   controller.base = controller.own + "/benchmatrix-" + std::to_string(::getpid());
   if (::mkdir(controller.base.c_str(), 0755) != 0 ||
       !write_text(controller.base + "/cgroup.subtree_control", "+cpuset +memory +pids", &error)) {
@@ -152,6 +182,7 @@ bool CgroupManager::setup_v1() {
       return false;
     }
     Controller controller{name, mount + (*path == "/" ? "" : *path), {}};
+    remove_stale_cgroups(controller.own);
     controller.base = controller.own + "/benchmatrix-" + std::to_string(::getpid());
     if (::mkdir(controller.base.c_str(), 0755) != 0 && errno != EEXIST) {
       m_reason = why + fmt::format("; cgroup v1: cannot create {}: {}", controller.base, std::strerror(errno));
@@ -233,22 +264,6 @@ std::optional<TaskCgroup> CgroupManager::create(std::uint64_t token, const Cgrou
   return cgroup;
 }
 
-bool CgroupManager::enter(const TaskCgroup& cgroup, std::string& error) {
-  for (const auto& dir : cgroup.dirs) {
-    if (!write_text(dir + "/cgroup.procs", "0", &error)) {
-      leave();
-      return false;
-    }
-  }
-  return true;
-}
-
-void CgroupManager::leave() {
-  for (const auto& controller : m_controllers) {
-    write_text(controller.own + "/cgroup.procs", "0");
-  }
-}
-
 void CgroupManager::kill(const TaskCgroup& cgroup) {
   if (cgroup.dirs.empty()) {
     return;
@@ -282,17 +297,20 @@ CgroupStats CgroupManager::finish(const TaskCgroup& cgroup) {
       stats.oom_killed = read_key(memory + "/memory.oom_control", "oom_kill") > 0;
     }
   }
-  bool removed = true;
-  for (const auto& dir : cgroup.dirs) {
-    // Killed processes leave the cgroup as they exit, asynchronously: EBUSY is retried later.
-    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
-      removed = false;
-    }
-  }
-  if (!removed) {
-    m_leftovers.push_back(cgroup);
-  }
+  // Removed by tidy(), when the orchestrator has nothing else to do: not between a slot's
+  // process and its next one.
+  m_leftovers.push_back(cgroup);
   return stats;
+}
+
+void CgroupManager::tidy() {
+  std::erase_if(m_leftovers, [](TaskCgroup& cgroup) {
+    std::erase_if(cgroup.dirs, [](const std::string& dir) {
+      // Killed processes leave the cgroup as they exit, asynchronously: EBUSY is retried later.
+      return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
+    });
+    return cgroup.dirs.empty();
+  });
 }
 
 } // namespace bm

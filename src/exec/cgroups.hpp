@@ -31,9 +31,8 @@ struct CgroupStats {
 // when its controllers can be delegated to us; else the v1 hierarchies cpuset, memory and pids;
 // else none, and the caller falls back to affinity and process groups and says so once.
 //
-// A process enters its cgroup from its first instruction: the orchestrator (single-threaded)
-// moves itself into the cgroup right before spawning and back right after; the child is created
-// inside it.
+// A process enters its cgroup from its first instruction: the child writes itself into each
+// cgroup.procs between its creation and exec (see spawn_process); the orchestrator never moves.
 class CgroupManager {
 public:
   CgroupManager();  // detects and creates benchmatrix-<pid> under this process's cgroups
@@ -48,13 +47,13 @@ public:
 
   // Creates the cgroup of one process (nullopt with `error` when it cannot).
   std::optional<TaskCgroup> create(std::uint64_t token, const CgroupLimits& limits, std::string& error);
-  // Moves the calling process into the cgroup, and back to where it was.
-  bool enter(const TaskCgroup& cgroup, std::string& error);
-  void leave();
   // Kills every process in the cgroup (cgroup.kill on v2, each listed process on v1).
   void kill(const TaskCgroup& cgroup);
-  // After the process ended: kills what is left, reads the accounting, removes the cgroup.
+  // After the process ended: kills what is left and reads the accounting. The cgroup is removed
+  // by the next tidy().
   CgroupStats finish(const TaskCgroup& cgroup);
+  // Removes the finished cgroups that can be removed now (the others are tried again later).
+  void tidy();
 
 private:
   struct Controller {

@@ -64,7 +64,7 @@ struct ExecutorEvent {
   int signal = 0;                    // for Interrupted
 };
 
-// Starts processes and reports their ends. Implementations: LocalExecutor (posix_spawn, pidfd,
+// Starts processes and reports their ends. Implementations: LocalExecutor (a vfork-style spawn, pidfd,
 // epoll), a fake in tests, later a SLURM one. The caller (Runner) decides what to start; the
 // executor never decides anything and never prints.
 class Executor {

@@ -1,6 +1,7 @@
 #include "exec/local_executor.hpp"
 
 #include "exec/signals.hpp"
+#include "exec/spawn.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -46,12 +46,6 @@ void add_cpu(CpuMask& mask, int cpu) {
 
 std::string error_text(const std::string& call, const std::string& what, int error_number) {
   return SystemError(call, what, error_number).what();
-}
-
-void check_spawn_call(int error_number, const char* call) {
-  if (error_number != 0) {
-    throw SystemError(call, {}, error_number);
-  }
 }
 
 int open_pidfd(pid_t pid) {
@@ -115,96 +109,11 @@ std::optional<std::string> find_program(const ProcessSpec& spec) {
   }
 }
 
-class SpawnAttributes {
-public:
-  SpawnAttributes() { check_spawn_call(posix_spawnattr_init(&m_attributes), "posix_spawnattr_init"); }
-  ~SpawnAttributes() { posix_spawnattr_destroy(&m_attributes); }
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-  posix_spawnattr_t* get() { return &m_attributes; }
-
-private:
-  posix_spawnattr_t m_attributes;
-};
-
-class SpawnFileActions {
-public:
-  SpawnFileActions() { check_spawn_call(posix_spawn_file_actions_init(&m_actions), "posix_spawn_file_actions_init"); }
-  ~SpawnFileActions() { posix_spawn_file_actions_destroy(&m_actions); }
-  SpawnFileActions(const SpawnFileActions&) = delete;
-  SpawnFileActions& operator=(const SpawnFileActions&) = delete;
-  posix_spawn_file_actions_t* get() { return &m_actions; }
-
-private:
-  posix_spawn_file_actions_t m_actions;
-};
-
-// Pins the calling thread while a child is spawned: the child inherits the mask at creation, so
-// it runs pinned from its first instruction. Affinity is per thread, so this touches nothing else.
-class ScopedAffinity {
-public:
-  ScopedAffinity() = default;
-  ScopedAffinity(const ScopedAffinity&) = delete;
-  ScopedAffinity& operator=(const ScopedAffinity&) = delete;
-  // Best effort on the exception path only; restore() reports failures.
-  ~ScopedAffinity() {
-    if (!m_previous.empty()) {
-      ::sched_setaffinity(0, bytes(m_previous), m_previous.data());
-    }
-  }
-
-  // Returns why it could not pin, empty on success.
-  std::string pin(const std::vector<int>& cpus) {
-    int highest = *std::max_element(cpus.begin(), cpus.end());
-    if (*std::min_element(cpus.begin(), cpus.end()) < 0) {
-      return fmt::format("invalid cpu list {}", fmt::join(cpus, ","));
-    }
-    CpuMask wanted(static_cast<std::size_t>(highest) / CPU_SETSIZE + 1);
-    for (int cpu : cpus) {
-      add_cpu(wanted, cpu);
-    }
-    CpuMask previous = current();
-    if (::sched_setaffinity(0, bytes(wanted), wanted.data()) != 0) {
-      return error_text("sched_setaffinity", fmt::format("{}", fmt::join(cpus, ",")), errno);
-    }
-    m_previous = std::move(previous);
-    return {};
-  }
-
-  void restore() {
-    if (!m_previous.empty()) {
-      CpuMask previous = std::move(m_previous);
-      m_previous.clear();
-      if (::sched_setaffinity(0, bytes(previous), previous.data()) != 0) {
-        throw_errno("sched_setaffinity", "restore");
-      }
-    }
-  }
-
-private:
-  static std::size_t bytes(const CpuMask& mask) { return mask.size() * sizeof(cpu_set_t); }
-
-  static CpuMask current() {
-    // EINVAL means the kernel's mask is larger than the buffer (more than CPU_SETSIZE cpus).
-    for (std::size_t count = 1;; count *= 2) {
-      CpuMask mask(count);
-      if (::sched_getaffinity(0, bytes(mask), mask.data()) == 0) {
-        return mask;
-      }
-      if (errno != EINVAL || count >= 1024) {
-        throw_errno("sched_getaffinity");
-      }
-    }
-  }
-
-  CpuMask m_previous;
-};
-
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   std::vector<char*> pointers;
   pointers.reserve(strings.size() + 1);
   for (const std::string& s : strings) {
-    pointers.push_back(const_cast<char*>(s.c_str()));  // posix_spawn does not write through them
+    pointers.push_back(const_cast<char*>(s.c_str()));  // execve does not write through them
   }
   pointers.push_back(nullptr);
   return pointers;
@@ -224,7 +133,7 @@ struct Spawned {
   std::unique_ptr<OutputSink> sinks[2];
 };
 
-Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int dev_null) {
+Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int dev_null, const TaskCgroup* cgroup) {
   Spawned spawned;
   if (spec.argv.empty()) {
     spawned.error = "empty command";
@@ -235,7 +144,7 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     spawned.error = "command not found: " + spec.argv.front();
     return spawned;
   }
-  // Checked here for a clear message; posix_spawn would only say ENOENT for the chdir action.
+  // Checked here for a clear message before anything is started.
   if (!spec.working_directory.empty()) {
     struct stat info {};
     int error = ::stat(spec.working_directory.c_str(), &info) != 0 ? errno : S_ISDIR(info.st_mode) ? 0 : ENOTDIR;
@@ -264,19 +173,31 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     }
   }
 
-  SpawnFileActions actions;
-  check_spawn_call(posix_spawn_file_actions_adddup2(actions.get(), dev_null, STDIN_FILENO), "posix_spawn_file_actions_adddup2");
-  for (int i = 0; i < 2; ++i) {
-    int source = spawned.sinks[i] ? spawned.sinks[i]->write_fd() : output[i] ? output[i].get() : dev_null;
-    check_spawn_call(posix_spawn_file_actions_adddup2(actions.get(), source, STDOUT_FILENO + i), "posix_spawn_file_actions_adddup2");
+  // The child joins its cgroups itself, through these (opened here so a failure has a name).
+  std::vector<UniqueFd> cgroup_procs;
+  std::vector<int> cgroup_fds;
+  if (cgroup != nullptr) {
+    for (const auto& dir : cgroup->dirs) {
+      std::string path = dir + "/cgroup.procs";
+      cgroup_procs.emplace_back(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!cgroup_procs.back()) {
+        spawned.error_number = errno;
+        spawned.error = error_text("open", path, errno);
+        return spawned;
+      }
+      cgroup_fds.push_back(cgroup_procs.back().get());
+    }
   }
-#if defined(__GLIBC_PREREQ) && __GLIBC_PREREQ(2, 34)
-  // Everything of ours is close-on-exec already; this also catches fds that other code (or a
-  // library) opened without it, so a benchmark never inherits anything but 0, 1 and 2.
-  check_spawn_call(posix_spawn_file_actions_addclosefrom_np(actions.get(), k_first_free_fd), "posix_spawn_file_actions_addclosefrom_np");
-#endif
-  if (!spec.working_directory.empty()) {
-    check_spawn_call(posix_spawn_file_actions_addchdir_np(actions.get(), spec.working_directory.c_str()), "posix_spawn_file_actions_addchdir_np");
+  CpuMask cpus;
+  if (!spec.cpus.empty()) {
+    if (*std::min_element(spec.cpus.begin(), spec.cpus.end()) < 0) {
+      spawned.error = fmt::format("invalid cpu list {}", fmt::join(spec.cpus, ","));
+      return spawned;
+    }
+    cpus.resize(static_cast<std::size_t>(*std::max_element(spec.cpus.begin(), spec.cpus.end())) / CPU_SETSIZE + 1);
+    for (int cpu : spec.cpus) {
+      add_cpu(cpus, cpu);
+    }
   }
 
   // Ignored signals survive exec, and handled ones only reset to their default; reset the ones
@@ -285,42 +206,41 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   for (int signal : {SIGCHLD, SIGPIPE, SIGQUIT}) {
     sigaddset(&defaults, signal);
   }
-  SpawnAttributes attributes;
-  // A process group of its own (pgid = pid), so a timeout or interrupt reaches its descendants.
-  check_spawn_call(posix_spawnattr_setflags(attributes.get(), static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)), "posix_spawnattr_setflags");
-  check_spawn_call(posix_spawnattr_setpgroup(attributes.get(), 0), "posix_spawnattr_setpgroup");
-  check_spawn_call(posix_spawnattr_setsigmask(attributes.get(), &child_signal_mask), "posix_spawnattr_setsigmask");
-  check_spawn_call(posix_spawnattr_setsigdefault(attributes.get(), &defaults), "posix_spawnattr_setsigdefault");
-
   std::vector<char*> argv = c_strings(spec.argv);
   std::vector<char*> envp = c_strings(spec.env);
-  ScopedAffinity affinity;
-  if (!spec.cpus.empty()) {
-    spawned.error = affinity.pin(spec.cpus);
-    if (!spawned.error.empty()) {
-      return spawned;
-    }
+  SpawnRequest request;
+  request.program = program->c_str();
+  request.argv = argv.data();
+  request.envp = envp.data();
+  request.stdio[0] = dev_null;
+  for (int i = 0; i < 2; ++i) {
+    request.stdio[1 + i] = spawned.sinks[i] ? spawned.sinks[i]->write_fd() : output[i] ? output[i].get() : dev_null;
   }
+  request.working_directory = spec.working_directory.empty() ? nullptr : spec.working_directory.c_str();
+  request.cpus = cpus.empty() ? nullptr : cpus.data();
+  request.cpus_size = cpus.size() * sizeof(cpu_set_t);
+  request.cgroup_procs = cgroup_fds.data();
+  request.cgroup_count = cgroup_fds.size();
+  request.mask = &child_signal_mask;
+  request.defaults = &defaults;
+
   spawned.started = Clock::now();
-  // glibc reports errors of the file actions and of execve itself as posix_spawn's result.
-  int result = posix_spawn(&spawned.pid, program->c_str(), actions.get(), attributes.get(), argv.data(), envp.data());
-  try {
-    affinity.restore();
-  } catch (...) {
-    if (result == 0) {
-      kill_group_and_reap(spawned.pid);
-    }
-    throw;
-  }
+  SpawnResult result = spawn_process(request);
   for (auto& sink : spawned.sinks) {
     if (sink) {
       sink->close_write_end();  // only the child holds it now: EOF comes when its side closes
     }
   }
-  if (result != 0) {
-    spawned.error_number = result;
-    spawned.error = error_text("posix_spawn", *program, result);
+  if (result.pid < 0) {
+    spawned.error_number = result.error;
+    std::string_view step = result.step;
+    spawned.error = step == "execve"     ? error_text("exec", *program, result.error)
+                    : step == "chdir"    ? error_text("chdir", spec.working_directory, result.error)
+                    : step == "sched_setaffinity" ? error_text("sched_setaffinity", fmt::format("{}", fmt::join(spec.cpus, ",")), result.error)
+                                         : error_text(std::string(step), *program, result.error);
+    return spawned;
   }
+  spawned.pid = result.pid;
   return spawned;
 }
 
@@ -411,23 +331,17 @@ void LocalExecutor::start_due(Clock::time_point now) {
 void LocalExecutor::start_now(const ProcessSpec& spec) {
   std::optional<TaskCgroup> cgroup;
   if (m_cgroups != nullptr) {
-    // The child is created inside its cgroup: we step in for the spawn and straight back out.
+    // The child joins it before exec: it runs inside from its program's first instruction.
     std::string error;
     cgroup = m_cgroups->create(spec.token, {spec.cpus, spec.memory_max, spec.pids_max}, error);
-    if (!cgroup || !m_cgroups->enter(*cgroup, error)) {
-      if (cgroup) {
-        m_cgroups->finish(*cgroup);
-      }
+    if (!cgroup) {
       queue_start_failure(spec.token, "cgroup: " + error);
       return;
     }
   }
-  Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get());
-  if (m_cgroups != nullptr) {
-    m_cgroups->leave();
-    if (!spawned.error.empty()) {
-      m_cgroups->finish(*cgroup);
-    }
+  Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get(), cgroup ? &*cgroup : nullptr);
+  if (cgroup && !spawned.error.empty()) {
+    m_cgroups->finish(*cgroup);
   }
   if ((spawned.error_number == EMFILE || spawned.error_number == ENFILE) && !m_children.empty()) {
     // Out of file descriptors only for now: start it when a running process has given its back.
@@ -493,6 +407,9 @@ ExecutorEvent LocalExecutor::wait() {
       continue;  // a delayed start failed at once
     }
     enforce_deadlines(now);
+    if (m_cgroups != nullptr) {
+      m_cgroups->tidy();  // about to wait: the cheapest moment for removals
+    }
     // With nothing running, only an interrupt can end the wait: it must be able to arrive.
     BM_ASSERT(!m_children.empty() || !m_delayed.empty() || is_blocked(SIGINT));
     epoll_event events[k_max_events];

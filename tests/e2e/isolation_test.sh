@@ -47,6 +47,16 @@ PY
 # Nothing is left behind: the per-process cgroups and that run's own are removed.
 leftover=$(find /sys/fs/cgroup -maxdepth 6 -type d -name "benchmatrix-$pid" 2>/dev/null || true)
 [ -z "$leftover" ] || fail "cgroups left behind: $leftover"
+# The empty cgroups of a benchmatrix that was killed (it could not remove them) are removed by
+# the next run; pid 4194304 is above any pid_max, so no live process owns that name.
+line=$(grep -m1 -E '^[0-9]+:(cpuset)?:.*/benchmatrix-' out/tasks/where/stdout.log || true)
+controller=$(echo "$line" | cut -d: -f2)
+cgroup_path=$(echo "$line" | cut -d: -f3-)
+stale_dir=/sys/fs/cgroup${controller:+/$controller}${cgroup_path%/benchmatrix-*}
+if [ -n "$stale_dir" ] && mkdir "$stale_dir/benchmatrix-4194304" 2>/dev/null; then
+  run_bm 0 run cg.yaml --out out-stale --isolation cgroup --filter case=where
+  [ ! -e "$stale_dir/benchmatrix-4194304" ] || fail "a dead run's empty cgroup was not removed"
+fi
 run_bm 0 run cg.yaml --out out-none --isolation none --filter case=where
 assert_not_contains out-none/tasks/where/stdout.log "/benchmatrix-"
 echo "isolation_test: ok"
