@@ -70,8 +70,46 @@ std::string format_ci(const Interval& interval) {
 
 } // namespace
 
+namespace {
+
+// json.dump(2) as it appears `levels` levels deep in an indented document.
+std::string nested_dump(const nlohmann::json& json, int levels) {
+  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string indent(static_cast<std::size_t>(2 * levels), ' ');
+  std::string out = indent;
+  out.reserve(text.size() + text.size() / 4);
+  for (char c : text) {
+    out.push_back(c);
+    if (c == '\n') {
+      out.append(indent);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path) {
-  nlohmann::json tasks = nlohmann::json::array();
+  // Written task by task: the document of a run with 100,000 tasks is never one tree in memory.
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const auto& comparison : analysis.comparisons) {
+    comparisons.push_back(comparison_json(comparison));
+  }
+  nlohmann::json head = {{"schema", 1},
+                         {"name", tree.name},
+                         {"analysis", analysis.settings.to_json()},
+                         {"metric", analysis.metric},
+                         {"tasks_planned", tree.planned},
+                         {"tasks_done", tree.tasks.size()},
+                         {"comparisons", comparisons},
+                         {"warnings", analysis.warnings}};
+  std::string text = head.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.pop_back();  // the closing brace: "tasks" follows
+  text.back() = ',';
+  text.append("\n  \"tasks\": [");
+  AtomicFileWriter out(path);
+  out.append(text);
+  bool first = true;
   for (const auto& stats : analysis.tasks) {
     const TaskSamples& task = tree.tasks[stats.task];
     nlohmann::json axes = nlohmann::json::object();
@@ -90,36 +128,30 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                                   {"flagged", metric.outliers_flagged},
                                   {"removed", metric.outliers_removed}}}};
     }
-    tasks.push_back({{"task_id", task.task_id}, {"path", task.path}, {"axes", axes}, {"metrics", metrics}});
+    nlohmann::json entry = {{"task_id", task.task_id}, {"path", task.path}, {"axes", axes}, {"metrics", metrics}};
+    out.append(first ? "\n" : ",\n");
+    out.append(nested_dump(entry, 2));
+    first = false;
   }
-  nlohmann::json comparisons = nlohmann::json::array();
-  for (const auto& comparison : analysis.comparisons) {
-    comparisons.push_back(comparison_json(comparison));
-  }
-  nlohmann::json summary = {{"schema", 1},
-                            {"name", tree.name},
-                            {"analysis", analysis.settings.to_json()},
-                            {"metric", analysis.metric},
-                            {"tasks_planned", tree.planned},
-                            {"tasks_done", tree.tasks.size()},
-                            {"tasks", tasks},
-                            {"comparisons", comparisons},
-                            {"warnings", analysis.warnings}};
-  write_file_atomic(path, summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  out.append(first ? "]\n}\n" : "\n  ]\n}\n");
+  out.commit();
 }
 
 void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& path) {
+  AtomicFileWriter out(path);
   std::string csv = "task_id,path";
   for (const auto& axis : tree.axis_order) {
     csv += "," + csv_field(axis);
   }
   csv += ",run,metric,value,unit,direction,started_unix,slot,cpus,gpus\n";
+  out.append(csv);
   for (const auto& task : tree.tasks) {
     std::string prefix = task.task_id + "," + csv_field(task.path);
     for (const auto& axis : tree.axis_order) {
       auto found = std::find_if(task.axes.begin(), task.axes.end(), [&](const auto& p) { return p.first == axis; });
       prefix += "," + (found == task.axes.end() ? std::string() : csv_field(found->second));
     }
+    csv.clear();
     for (const auto& metric : task.metric_order) {
       MetricInfo info = metric_info(task.info, metric);
       const auto& values = task.samples.at(metric);
@@ -130,8 +162,9 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
                            task.cpus, task.gpus);
       }
     }
+    out.append(csv);
   }
-  write_file_atomic(path, csv);
+  out.commit();
 }
 
 void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path) {

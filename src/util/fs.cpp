@@ -78,6 +78,45 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   }
 }
 
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path path) : m_path(std::move(path)) {
+  m_temporary = m_path;
+  m_temporary += ".tmp." + std::to_string(::getpid());
+  m_fd.reset(::open(m_temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!m_fd) {
+    throw_errno("open", m_temporary.string());
+  }
+  m_buffer.reserve(1 << 20);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (!m_committed) {
+    ::unlink(m_temporary.c_str());
+  }
+}
+
+void AtomicFileWriter::flush() {
+  write_all(m_fd.get(), m_buffer, m_temporary.string());
+  m_buffer.clear();
+}
+
+void AtomicFileWriter::append(std::string_view data) {
+  m_buffer.append(data);
+  if (m_buffer.size() >= (1 << 20)) {
+    flush();
+  }
+}
+
+void AtomicFileWriter::commit() {
+  flush();
+  if (::close(m_fd.release()) != 0) {
+    throw_errno("close", m_temporary.string());
+  }
+  if (::rename(m_temporary.c_str(), m_path.c_str()) != 0) {
+    throw_errno("rename", m_temporary.string() + " -> " + m_path.string());
+  }
+  m_committed = true;
+}
+
 void make_directories(const std::filesystem::path& path) {
   std::error_code error;
   std::filesystem::create_directories(path, error);

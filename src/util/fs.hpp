@@ -40,6 +40,29 @@ std::string read_file(const std::filesystem::path& path);
 // (the store uses syncfs in batches instead, see Store::commit).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync = false);
 
+// write_file_atomic for content made piece by piece (a report over 100,000 tasks), so that it is
+// never all in memory: appended through a buffer to NAME.tmp.PID, renamed by commit(). Destroyed
+// without commit() (an exception), the temporary file is removed and NAME is untouched.
+class AtomicFileWriter {
+public:
+  explicit AtomicFileWriter(std::filesystem::path path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void append(std::string_view data);
+  void commit();
+
+private:
+  void flush();
+
+  std::filesystem::path m_path;
+  std::filesystem::path m_temporary;
+  UniqueFd m_fd;
+  std::string m_buffer;
+  bool m_committed = false;
+};
+
 // Writes all of `data` to `fd`, retrying short writes and EINTR; throws SystemError on failure.
 void write_all(int fd, std::string_view data, const std::string& what);
 

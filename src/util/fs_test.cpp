@@ -28,6 +28,33 @@ TEST(Fs, AtomicWriteReplacesWholeFileAndLeavesNoTemporary) {
   EXPECT_EQ(entries, 1);
 }
 
+TEST(Fs, StreamedAtomicWriteAppearsWholeOnCommitOnly) {
+  auto dir = temp_dir("streamed");
+  write_file_atomic(dir / "r.csv", "old\n");
+  std::string expected;
+  {
+    AtomicFileWriter out(dir / "r.csv");
+    for (int i = 0; i < 200000; ++i) {  // several buffer flushes
+      std::string line = std::to_string(i) + ",x\n";
+      out.append(line);
+      expected += line;
+    }
+    EXPECT_EQ(read_file(dir / "r.csv"), "old\n");  // the old file until the rename
+    out.commit();
+  }
+  EXPECT_EQ(read_file(dir / "r.csv"), expected);
+  {
+    AtomicFileWriter abandoned(dir / "r.csv");
+    abandoned.append("half");
+  }  // destroyed without commit: as after an exception
+  EXPECT_EQ(read_file(dir / "r.csv"), expected);
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
 TEST(Fs, ErrorsNameTheCallAndPath) {
   try {
     read_file("/nonexistent/benchmatrix/file");
