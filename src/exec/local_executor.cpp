@@ -32,6 +32,7 @@ namespace {
 
 constexpr std::uint64_t k_signal_key = 0;  // epoll key of the signalfd; a child's pid is never 0
 constexpr std::uint64_t k_pipe_key = 1ULL << 40;  // | pid << 1 | stream: a capped output pipe
+constexpr std::uint64_t k_exit_key = 1ULL << 42;  // the exit watcher has exits for us
 constexpr int k_max_events = 16;
 constexpr int k_first_free_fd = 3;
 
@@ -173,19 +174,15 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     }
   }
 
-  // The child joins its cgroups itself, through these (opened here so a failure has a name).
-  std::vector<UniqueFd> cgroup_procs;
-  std::vector<int> cgroup_fds;
+  // The child joins its cgroups itself, through their cgroup.procs files.
+  std::vector<std::string> cgroup_procs;
+  std::vector<const char*> cgroup_paths;
   if (cgroup != nullptr) {
     for (const auto& dir : cgroup->dirs) {
-      std::string path = dir + "/cgroup.procs";
-      cgroup_procs.emplace_back(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!cgroup_procs.back()) {
-        spawned.error_number = errno;
-        spawned.error = error_text("open", path, errno);
-        return spawned;
-      }
-      cgroup_fds.push_back(cgroup_procs.back().get());
+      cgroup_procs.push_back(dir + "/cgroup.procs");
+    }
+    for (const auto& path : cgroup_procs) {
+      cgroup_paths.push_back(path.c_str());
     }
   }
   CpuMask cpus;
@@ -219,8 +216,8 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   request.working_directory = spec.working_directory.empty() ? nullptr : spec.working_directory.c_str();
   request.cpus = cpus.empty() ? nullptr : cpus.data();
   request.cpus_size = cpus.size() * sizeof(cpu_set_t);
-  request.cgroup_procs = cgroup_fds.data();
-  request.cgroup_count = cgroup_fds.size();
+  request.cgroup_procs = cgroup_paths.data();
+  request.cgroup_count = cgroup_paths.size();
   request.mask = &child_signal_mask;
   request.defaults = &defaults;
 
@@ -237,10 +234,16 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     spawned.error = step == "execve"     ? error_text("exec", *program, result.error)
                     : step == "chdir"    ? error_text("chdir", spec.working_directory, result.error)
                     : step == "sched_setaffinity" ? error_text("sched_setaffinity", fmt::format("{}", fmt::join(spec.cpus, ",")), result.error)
+                    : step == "cgroup.procs" ? error_text("cgroup: join", cgroup_procs.empty() ? "" : cgroup_procs.front(), result.error)
                                          : error_text(std::string(step), *program, result.error);
     return spawned;
   }
   spawned.pid = result.pid;
+  if (result.exec_time.tv_sec != 0 || result.exec_time.tv_nsec != 0) {
+    // steady_clock is CLOCK_MONOTONIC: the run is timed from the child's execve.
+    spawned.started = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::seconds(result.exec_time.tv_sec) + std::chrono::nanoseconds(result.exec_time.tv_nsec)));
+  }
   return spawned;
 }
 
@@ -297,6 +300,13 @@ LocalExecutor::LocalExecutor(const sigset_t& child_signal_mask, ExitWatch exit_w
   m_dev_null = open_for_child("/dev/null", O_RDWR);
   if (!m_dev_null) {
     throw_errno("open", "/dev/null");
+  }
+  if (m_exit_watch == ExitWatch::Pidfd) {
+    m_watcher = std::make_unique<ExitWatcher>();
+    event.data.u64 = k_exit_key;
+    if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_watcher->notify_fd(), &event) != 0) {
+      throw_errno("epoll_ctl", "exit watcher");
+    }
   }
 }
 
@@ -363,11 +373,9 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
   }
   if (m_exit_watch == ExitWatch::Pidfd) {
     // A child that already exited is a zombie still, so its pidfd opens and is readable at once.
+    // The watcher thread timestamps its exit, whatever this thread is busy with then.
     child.pidfd.reset(open_pidfd(child.pid));
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = static_cast<std::uint64_t>(child.pid);
-    if (!child.pidfd || ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, child.pidfd.get(), &event) != 0) {
+    if (!child.pidfd || !m_watcher->watch(child.pidfd.get(), child.pid)) {
       int saved = errno;
       kill_group_and_reap(child.pid);
       queue_start_failure(spec.token, error_text(child.pidfd ? "epoll_ctl" : "pidfd_open", std::to_string(child.pid), saved));
@@ -424,6 +432,10 @@ ExecutorEvent LocalExecutor::wait() {
     for (int i = 0; i < count; ++i) {
       if (events[i].data.u64 == k_signal_key) {
         read_signals(seen);
+      } else if (events[i].data.u64 == k_exit_key) {
+        for (const auto& [pid, ended] : m_watcher->take()) {
+          finish_if_exited(pid, ended);
+        }
       } else if ((events[i].data.u64 & k_pipe_key) != 0) {
         read_output(events[i].data.u64);
       } else {

@@ -2,6 +2,7 @@
 
 #include "exec/cgroups.hpp"
 #include "exec/executor.hpp"
+#include "exec/exit_watcher.hpp"
 #include "exec/output_sink.hpp"
 #include "util/fs.hpp"
 
@@ -29,7 +30,8 @@ enum class ExitWatch {
 //
 // Preconditions: the caller has blocked SIGINT, SIGTERM, SIGHUP and SIGCHLD (SignalBlocker)
 // before constructing it, passes the mask from before that for the children, and uses it from
-// one thread only (pinning changes the calling thread's affinity around each spawn).
+// one thread only. A run is timed from the child's execve to its exit as seen by a thread that
+// only waits for exits (ExitWatcher), so a busy event loop never lengthens a measured run.
 // Paths: stdout/stderr paths are relative to the orchestrator's directory; argv[0] with a '/'
 // and relative PATH entries are relative to the child's working directory, as exec sees them.
 class LocalExecutor final : public Executor {
@@ -87,6 +89,7 @@ private:
   CgroupManager* m_cgroups = nullptr;  // EMFILE: started as running ones end
   std::deque<ExecutorEvent> m_ready;  // seen but not yet returned; at most one per child and signal read
   std::size_t m_unreturned = 0;       // started, end not yet returned by wait()
+  std::unique_ptr<ExitWatcher> m_watcher;  // ExitWatch::Pidfd: the children's pidfds
 };
 
 } // namespace bm

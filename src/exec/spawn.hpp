@@ -4,12 +4,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/types.h>
+#include <time.h>
 
 namespace bm {
 
 // What the child does between its creation and exec, in this order: reset `defaults` to their
 // default actions, become a process group leader, pin itself to `cpus`, join the cgroups whose
-// cgroup.procs files are open in `cgroup_procs`, take `stdio` as 0, 1 and 2 (every other
+// cgroup.procs files are named in `cgroup_procs`, take `stdio` as 0, 1 and 2 (every other
 // descriptor is closed), change to `working_directory`, set `mask`, exec.
 struct SpawnRequest {
   const char* program = nullptr;
@@ -19,7 +20,7 @@ struct SpawnRequest {
   const char* working_directory = nullptr;  // null: the orchestrator's
   const cpu_set_t* cpus = nullptr;           // null: the orchestrator's affinity
   std::size_t cpus_size = 0;                 // bytes of *cpus
-  const int* cgroup_procs = nullptr;
+  const char* const* cgroup_procs = nullptr;  // paths; opened by the child, not by us
   std::size_t cgroup_count = 0;
   const sigset_t* mask = nullptr;
   const sigset_t* defaults = nullptr;
@@ -27,6 +28,7 @@ struct SpawnRequest {
 
 struct SpawnResult {
   pid_t pid = -1;           // the child, when it was started
+  timespec exec_time{};     // CLOCK_MONOTONIC in the child right before its execve
   int error = 0;            // errno of the step that failed; the child, if any, is reaped
   const char* step = "";    // which step: "clone", "setpgid", "sched_setaffinity", "execve"...
 };
