@@ -35,7 +35,7 @@ scale_filter=${BENCH_SCALE_FILTER:-a=0,b=?}
 scale_reps=${BENCH_SCALE_REPS:-$reps}
 rss_tasks=${BENCH_RSS_TASKS:-100000}
 skip=" ${BENCH_SKIP:-} "
-bm=$PWD/build/benchmatrix
+bm=${BENCHMATRIX:-$PWD/build/benchmatrix}  # BENCHMATRIX=path: another build (an older commit, say)
 ncpu=$(nproc)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -104,6 +104,13 @@ matrix_config() {
 cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 [ -n "$cpu_model" ] || cpu_model=$(lscpu 2>/dev/null | awk -F': *' '/Model name/ {print $2; exit}' || true)
 fs_type=$(df -T "$work" 2>/dev/null | awk 'NR == 2 {print $2}')
+# What "isolation auto" means here: a run with --isolation cgroup tells whether cgroups work.
+printf 'name: probe\ncommand: ["/bin/true"]\n' >"$work/probe.yaml"
+isolation="none available (isolation auto falls back to affinity and process groups)"
+if "$bm" run "$work/probe.yaml" --out "$work/probe" --isolation cgroup >/dev/null 2>&1; then
+  isolation=$(python3 -c 'import json, glob, sys; print(json.load(open(glob.glob(sys.argv[1] + "/runs/*/execution_summary.json")[0]))["context"].get("isolation", "cgroups"))' "$work/probe" 2>/dev/null || echo cgroups)
+fi
+rm -rf "$work/probe"
 echo "# benchmatrix benchmarks"
 echo
 echo "Command: \`$cmdline\` (TASKS=$tasks, REPS=$reps, BENCH_EFF_TASKS=$eff_tasks, BENCH_EFF_MS=$eff_ms," \
@@ -118,6 +125,8 @@ echo "| cores (nproc) | $ncpu |"
 echo "| CPU | ${cpu_model:-unknown} |"
 echo "| kernel | $(uname -r) |"
 echo "| work dir filesystem | ${fs_type:-unknown} ($work) |"
+echo "| cgroups (isolation auto) | $isolation |"
+echo "| benchmatrix binary | $bm ($("$bm" --version 2>/dev/null | head -1 || echo '?')) |"
 echo "| slot counts | ${slot_counts[*]} |"
 echo
 
@@ -466,10 +475,7 @@ if ! skipped 1; then
   done
   echo
   [ "$have_durability" = 1 ] || echo "--durability off not available in this build: durability columns n/a."
-  if [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
-    echo "Note: no cgroup v2 hierarchy at /sys/fs/cgroup here (no cgroup.controllers), so isolation auto" \
-      "ran without cgroups: the cgroup column is the cost of the auto code path's fallback (plus noise), not of cgroups."
-  fi
+  echo "cgroups here: $isolation."
   echo
 fi
 log "done"

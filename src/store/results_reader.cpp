@@ -1,8 +1,10 @@
 #include "store/results_reader.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -101,9 +103,26 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
 ResultsTree read_results(const fs::path& out) {
   ResultsTree tree;
   tree.root = fs::absolute(out).lexically_normal();
+  // The task list is taken out entry by entry while parsing (the callback discards each one from
+  // the tree): a plan of a million tasks is never a million JSON objects in memory.
+  std::vector<std::pair<std::string, std::string>> entries;  // task id, path
   nlohmann::json plan;
   try {
-    plan = read_json_file(tree.root / "plan.json");
+    std::string top_key;
+    nlohmann::json::parser_callback_t take_tasks = [&](int depth, nlohmann::json::parse_event_t event,
+                                                       nlohmann::json& parsed) {
+      if (event == nlohmann::json::parse_event_t::key && depth == 1) {
+        top_key = parsed.get<std::string>();
+      } else if (event == nlohmann::json::parse_event_t::object_end && depth == 2 && top_key == "tasks") {
+        entries.emplace_back(parsed.value("task_id", ""), parsed.value("path", ""));
+        return false;
+      }
+      return true;
+    };
+    plan = nlohmann::json::parse(read_file(tree.root / "plan.json"), take_tasks);
+    if (!plan.is_object()) {
+      throw std::runtime_error("not a JSON object");
+    }
   } catch (const std::exception& error) {
     throw UserError(fmt::format("{} is not a benchmatrix results folder: cannot read plan.json ({})",
                                 tree.root.string(), error.what()));
@@ -115,12 +134,19 @@ ResultsTree read_results(const fs::path& out) {
   for (const auto& axis : axes) {
     tree.axis_order.push_back(axis.get<std::string>());
   }
-  const nlohmann::json entries = plan.value("tasks", nlohmann::json::array());
-  for (const auto& entry : entries) {
-    std::string id = entry.value("task_id", "");
-    std::string path = entry.value("path", "");
-    fs::path file = tree.root / "tasks" / path / "result.json";
-    if (!fs::exists(file)) {
+  // One walk finds the folders with a result; only those are read (not a stat per planned task).
+  std::unordered_set<std::string> done;
+  std::error_code walk_error;
+  fs::path tasks_root = tree.root / "tasks";
+  for (auto it = fs::recursive_directory_iterator(tasks_root, fs::directory_options::skip_permission_denied, walk_error);
+       !walk_error && it != fs::recursive_directory_iterator(); it.increment(walk_error)) {
+    if (it->path().filename() == "result.json") {
+      done.insert(it->path().parent_path().lexically_relative(tasks_root).string());
+    }
+  }
+  for (const auto& [id, path] : entries) {
+    fs::path file = tasks_root / path / "result.json";
+    if (done.count(fs::path(path).lexically_normal().string()) == 0 && (walk_error ? !fs::exists(file) : true)) {
       continue;  // pending or failed
     }
     try {

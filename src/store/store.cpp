@@ -345,20 +345,32 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
   if (!m_root_fd) {
     throw_errno("open", m_root.string());
   }
-  nlohmann::json tasks = nlohmann::json::array();
+  // Written task by task, one line each: a plan of a million tasks is never one JSON tree in
+  // memory (that was over a gigabyte, and every later process's max_rss started from it).
+  nlohmann::json head = {{"schema", k_schema},
+                         {"name", plan.config().name},
+                         {"config", plan.config().file},
+                         {"config_hash", plan.config().text_hash},
+                         {"task_count", plan.size()},
+                         {"axes", plan.axis_names()},
+                         {"analysis", plan.config().analysis.to_json()},
+                         {"context", context}};
+  std::string text = head.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.pop_back();  // the closing brace: "tasks" follows
+  text.back() = ',';
+  text.append("\n  \"tasks\": [");
+  AtomicFileWriter out(m_root / "plan.json");
+  out.append(text);
+  nlohmann::json entry = nlohmann::json::object();
   for (std::size_t task = 0; task < plan.size(); ++task) {
-    tasks.push_back({{"task_id", plan.task_id(task)}, {"path", plan.relative_path(task)}, {"label", plan.label(task)}});
+    entry["task_id"] = plan.task_id(task);
+    entry["path"] = plan.relative_path(task);
+    entry["label"] = plan.label(task);
+    out.append(task == 0 ? "\n    " : ",\n    ");
+    out.append(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
-  nlohmann::json plan_json = {{"schema", k_schema},
-                              {"name", plan.config().name},
-                              {"config", plan.config().file},
-                              {"config_hash", plan.config().text_hash},
-                              {"task_count", plan.size()},
-                              {"axes", plan.axis_names()},
-                              {"analysis", plan.config().analysis.to_json()},
-                              {"context", context},
-                              {"tasks", tasks}};
-  write_file_atomic(m_root / "plan.json", dump(plan_json));
+  out.append(plan.size() == 0 ? "]\n}\n" : "\n  ]\n}\n");
+  out.commit();
   m_journal = Journal::open(m_root / "journal.jsonl");
   remove_temporaries(m_root);
   std::string stamp = utc_compact_timestamp();
