@@ -20,6 +20,8 @@
 #   BENCH_SCALE_REPS=REPS       repetitions of each section-5 timing
 #   BENCH_RSS_TASKS=100000      tasks of the real run whose peak RSS is measured (1 repetition)
 #   BENCH_SKIP='2 5'            sections to skip (1 and 6 go together)
+#   BENCH_PEERS=0               section 1 without xargs, GNU parallel and make (comparing builds)
+#   BENCHMATRIX=path            the benchmatrix binary to measure (default: ./build/benchmatrix)
 # Needs: a built ./build/benchmatrix, cc, bc, awk, python3, /usr/bin/time; optional: GNU parallel,
 # hyperfine, make (apt-get install parallel hyperfine make). Work dir: mktemp -d (respects TMPDIR).
 set -euo pipefail
@@ -212,6 +214,7 @@ if ! skipped 1; then
       measure "$f" bm-none-nodur "$slots" "$tasks" record_handoff \
         "$bm" run "$work/trivial.yaml" --out "$work/out" --isolation none --durability off "${sl[@]}"
     fi
+    [ "${BENCH_PEERS:-1}" = 1 ] || continue  # BENCH_PEERS=0: benchmatrix and the limit only
     measure "$f" xargs "$slots" "$tasks" - sh -c "seq $tasks | xargs -P $slots -n 1 /bin/true"
     if [ "$have_parallel" = 1 ]; then
       measure "$f" parallel "$slots" "$tasks" - sh -c "seq $tasks | parallel -j $slots /bin/true"

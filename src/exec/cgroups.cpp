@@ -1,5 +1,6 @@
 #include "exec/cgroups.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -123,6 +124,9 @@ void remove_stale_cgroups(const std::string& own) {
 } // namespace
 
 CgroupManager::~CgroupManager() {
+  for (const auto& [limits, cgroup] : m_spares) {
+    m_leftovers.push_back(cgroup);
+  }
   for (const auto& cgroup : m_leftovers) {
     for (const auto& dir : cgroup.dirs) {
       ::rmdir(dir.c_str());
@@ -225,9 +229,25 @@ std::string CgroupManager::dir_of(const TaskCgroup& cgroup, const std::string& c
 
 std::optional<TaskCgroup> CgroupManager::create(std::uint64_t token, const CgroupLimits& limits,
                                                 std::string& error) {
+  auto spare = std::find_if(m_spares.begin(), m_spares.end(), [&](const auto& entry) { return entry.first == limits; });
+  if (spare != m_spares.end()) {
+    TaskCgroup cgroup = std::move(spare->second);
+    m_spares.erase(spare);
+    return cgroup;
+  }
+  return make("p" + std::to_string(token), limits, error);
+}
+
+void CgroupManager::want_spare(const CgroupLimits& limits) {
+  if (std::find(m_wanted.begin(), m_wanted.end(), limits) == m_wanted.end()) {
+    m_wanted.push_back(limits);
+  }
+}
+
+std::optional<TaskCgroup> CgroupManager::make(const std::string& name, const CgroupLimits& limits, std::string& error) {
   TaskCgroup cgroup;
   for (const auto& controller : m_controllers) {
-    std::string dir = controller.base + "/p" + std::to_string(token);
+    std::string dir = controller.base + "/" + name;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       error = fmt::format("mkdir({}): {}", dir, std::strerror(errno));
       finish(cgroup);
@@ -272,11 +292,18 @@ void CgroupManager::kill(const TaskCgroup& cgroup) {
     return;
   }
   // v1 (or a kernel before 5.14): signal every listed process; new ones cannot escape the cgroup.
+  // A few rounds catch processes forked while the list was read; an empty list ends them (the
+  // common case: the run's process was the only one, and it has been reaped).
   for (int round = 0; round < 3; ++round) {
+    bool found = false;
     for (const auto& line : split(read_text(cgroup.dirs.back() + "/cgroup.procs"), '\n')) {
       if (!line.empty()) {
         ::kill(static_cast<pid_t>(std::strtol(line.c_str(), nullptr, 10)), SIGKILL);
+        found = true;
       }
+    }
+    if (!found) {
+      break;
     }
   }
 }
@@ -311,6 +338,16 @@ void CgroupManager::tidy() {
     });
     return cgroup.dirs.empty();
   });
+  for (const auto& limits : m_wanted) {
+    bool have = std::any_of(m_spares.begin(), m_spares.end(), [&](const auto& entry) { return entry.first == limits; });
+    std::string error;
+    if (!have) {
+      if (auto cgroup = make("s" + std::to_string(++m_spares_made), limits, error)) {
+        m_spares.emplace_back(limits, std::move(*cgroup));
+      }  // else: the next create() makes one itself and reports the error there
+    }
+  }
+  m_wanted.clear();
 }
 
 } // namespace bm

@@ -12,6 +12,7 @@ struct CgroupLimits {
   std::vector<int> cpus;          // cpuset; empty: inherited
   std::uint64_t memory_max = 0;   // bytes; 0: no limit
   std::uint64_t pids_max = 0;     // 0: no limit
+  bool operator==(const CgroupLimits&) const = default;
 };
 
 // One process's cgroup: one directory (v2) or one per controller (v1).
@@ -52,7 +53,11 @@ public:
   // After the process ended: kills what is left and reads the accounting. The cgroup is removed
   // by the next tidy().
   CgroupStats finish(const TaskCgroup& cgroup);
-  // Removes the finished cgroups that can be removed now (the others are tried again later).
+  // Asks for a spare cgroup with these limits to be made by the next tidy(), for the next
+  // create() with the same limits (a slot's next process, usually) to take at no cost.
+  void want_spare(const CgroupLimits& limits);
+  // Work for idle moments: removes the finished cgroups that can be removed now (the others are
+  // tried again later) and makes the wanted spares.
   void tidy();
 
 private:
@@ -68,6 +73,11 @@ private:
   int m_version = 0;
   std::string m_reason;
   std::vector<Controller> m_controllers;
+  std::optional<TaskCgroup> make(const std::string& name, const CgroupLimits& limits, std::string& error);
+
+  std::vector<std::pair<CgroupLimits, TaskCgroup>> m_spares;  // made ahead, unused
+  std::vector<CgroupLimits> m_wanted;                          // spares to make at the next tidy()
+  std::uint64_t m_spares_made = 0;
   std::vector<TaskCgroup> m_leftovers;  // cgroups that could not be removed yet
 };
 

@@ -352,6 +352,8 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
   Spawned spawned = spawn(spec, m_child_signal_mask, m_dev_null.get(), cgroup ? &*cgroup : nullptr);
   if (cgroup && !spawned.error.empty()) {
     m_cgroups->finish(*cgroup);
+  } else if (cgroup) {
+    m_cgroups->want_spare({spec.cpus, spec.memory_max, spec.pids_max});  // for this slot's next start
   }
   if ((spawned.error_number == EMFILE || spawned.error_number == ENFILE) && !m_children.empty()) {
     // Out of file descriptors only for now: start it when a running process has given its back.
