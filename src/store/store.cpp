@@ -442,14 +442,15 @@ void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
       remove_if_exists(dir / name);
     }
   }
-  m_journal->append({{"event", "task-started"},
-                     {"task_id", plan.task_id(task)},
-                     {"path", plan.relative_path(task)},
-                     {"attempt", attempt},
-                     {"slot", slot},
-                     {"cpus", cpus},
-                     {"gpus", gpus}});
-  m_dirty = true;
+  // Journaled by describe_task, after the start: a write to the journal can wait for the
+  // background sync's writeback of that very page, and a slot's hand-off must not.
+  m_started_events[task] = {{"event", "task-started"},
+                            {"task_id", plan.task_id(task)},
+                            {"path", plan.relative_path(task)},
+                            {"attempt", attempt},
+                            {"slot", slot},
+                            {"cpus", cpus},
+                            {"gpus", gpus}};
 }
 
 std::string comparable_environment_hash(const std::vector<std::string>& inherited, const EnvList& config_env) {
@@ -480,6 +481,11 @@ void Store::write_run_environment(const std::vector<std::string>& inherited) {
 }
 
 void Store::describe_task(const Plan& plan, std::size_t task) {
+  auto started = m_started_events.find(task);
+  if (started != m_started_events.end()) {
+    m_journal->append(std::move(started->second));
+    m_started_events.erase(started);
+  }
   nlohmann::json spec = task_spec_json(plan, task);
   spec["schema"] = k_schema;
   // The hash covers the real inherited values so that `list` can tell when today's differs; it

@@ -49,15 +49,16 @@ public:
   // Makes a task's folder ahead of its start, when it does not exist yet (never clears one).
   void prepare_folder(const Plan& plan, std::size_t task);
   // A task attempt starts: its folder exists, the previous attempt's result/failure markers,
-  // logs and metrics file are cleared, and the start is journaled. Cheap: it comes between a
-  // slot's last process and its next one.
+  // logs and metrics file are cleared. Cheap: it comes between a slot's last process and its
+  // next one; the start is journaled by describe_task.
   void begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
                   const std::vector<int>& cpus, const std::vector<int>& gpus);
   // runs/<timestamp>/environment.json: the environment every task of this run inherits,
   // redacted. After open_for_run, before the first describe_task.
   void write_run_environment(const std::vector<std::string>& inherited);
-  // task.json: the attempt's spec (with what the config sets in the environment) and the run
-  // whose environment it inherited. Written once the attempt's first process has started.
+  // Journals the attempt's start and writes task.json: the attempt's spec (with what the config
+  // sets in the environment) and the run whose environment it inherited. Called once the
+  // attempt's first process has started.
   void describe_task(const Plan& plan, std::size_t task);
   // Whether the inherited environment now differs from the one the task's last attempt had
   // (variables the config sets, and volatile ones like SHLVL or OLDPWD, do not count).
@@ -90,6 +91,7 @@ private:
   std::vector<std::string> m_inherited;                               // write_run_environment's
   std::unordered_map<std::string, std::string> m_inherited_hashes;    // by the config's env names
   std::unordered_map<std::size_t, bool> m_prepared;
+  std::unordered_map<std::size_t, nlohmann::json> m_started_events;  // begin_task's, for describe_task
   std::unordered_map<std::size_t, std::string> m_spec_texts;  // from describe_task, for finish_task
   nlohmann::json m_context;                                   // finish_task's last, and its text
   std::string m_context_text = "{}";  // prepare_folder's tasks: made fresh?

@@ -35,12 +35,14 @@ TEST(Store, ResultJsonMarksDoneOnlyForTheSameSpec) {
     EXPECT_FALSE(std::filesystem::exists(out));  // a view creates nothing
     store.open_for_run(plan, nlohmann::json::object());
     store.begin_task(plan, 0, 1, "0", {1}, {});
+    store.describe_task(plan, 0);  // journals the start, as the runner does once it has started
     EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
     store.finish_task(plan, succeeded(0), nlohmann::json::object());
     TaskOutcome failed = succeeded(1);
     failed.status = TaskStatus::Failed;
     failed.reason = "run 1 of 1: exit code 2";
     store.begin_task(plan, 1, 1, "0", {1}, {});
+    store.describe_task(plan, 1);
     store.finish_task(plan, failed, nlohmann::json::object());
     store.commit(true);
     EXPECT_EQ(store.state(plan, 0), TaskState::Done);
