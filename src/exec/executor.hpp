@@ -82,6 +82,10 @@ public:
   // Number of started processes whose end has not been returned by wait() yet.
   virtual std::size_t running() const = 0;
 
+  // Whether wait() has something to return now (a process ended, an interrupt): lets the caller
+  // put off work that can wait, so a free slot gets its next process first. Never blocks.
+  virtual bool has_pending() const { return false; }
+
   // Ends every running process: `signal` to each process group, SIGKILL after its kill_grace.
   // Their ends still come back through wait(), marked interrupted.
   virtual void terminate_all(int signal) = 0;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -445,6 +446,15 @@ ExecutorEvent LocalExecutor::wait() {
       }
     }
   }
+}
+
+bool LocalExecutor::has_pending() const {
+  if (!m_ready.empty()) {
+    return true;
+  }
+  // Exits (through the watcher, or SIGCHLD) and interrupts: the same descriptors wait() uses.
+  pollfd fds[2] = {{m_signals.get(), POLLIN, 0}, {m_watcher ? m_watcher->notify_fd() : -1, POLLIN, 0}};
+  return ::poll(fds, 2, 0) > 0;
 }
 
 void LocalExecutor::terminate_all(int signal) {

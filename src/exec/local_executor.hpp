@@ -45,6 +45,7 @@ public:
   void start(const ProcessSpec& spec) override;
   ExecutorEvent wait() override;
   std::size_t running() const override { return m_unreturned; }
+  bool has_pending() const override;
   void terminate_all(int signal) override;
 
   // Puts every process in a cgroup of its own (or not, with null). The manager must outlive the

@@ -35,8 +35,10 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
     if (m_interrupts == 0) {
       fill();
     }
-    persist();
-    prepare_ahead();
+    persist(m_executor.running() == 0);
+    if (!m_executor.has_pending()) {
+      prepare_ahead();
+    }
     m_store.commit();
     if (m_executor.running() == 0) {
       break;
@@ -119,7 +121,7 @@ void Runner::fill() {
     }
     m_scheduler.pop();
     if (next->attempt > 1) {
-      persist();  // a retry's previous attempt is written down before the retry clears its folder
+      persist(true);  // a retry's previous attempt is written down before the retry clears its folder
     }
     std::string slot = m_pool.slot_name(lease->slot);
     std::vector<std::unique_ptr<TaskAttempt>> attempts;
@@ -174,17 +176,25 @@ void Runner::on_interrupt(int signal) {
   m_executor.terminate_all(m_interrupts > 1 ? SIGKILL : SIGTERM);
 }
 
-void Runner::persist() {
-  for (std::size_t task : m_to_describe) {
-    m_store.describe_task(m_plan, task);
+void Runner::persist(bool all) {
+  // Oldest first; between two tasks' files, a process that ended (a slot to refill) comes first
+  // unless `all`: a file write held up by the file system then delays no hand-off but this one.
+  std::size_t described = 0;
+  for (; described < m_to_describe.size() && (all || described == 0 || !m_executor.has_pending()); ++described) {
+    m_store.describe_task(m_plan, m_to_describe[described]);
   }
-  m_to_describe.clear();
-  for (const Finished& finished : m_finished) {
+  m_to_describe.erase(m_to_describe.begin(), m_to_describe.begin() + static_cast<long>(described));
+  if (!m_to_describe.empty()) {
+    return;  // finished attempts are written after their task.json
+  }
+  std::size_t written = 0;
+  for (; written < m_finished.size() && (all || written == 0 || !m_executor.has_pending()); ++written) {
+    const Finished& finished = m_finished[written];
     m_store.finish_task(m_plan, finished.outcome, m_options.context);
     m_status.task_finished(m_plan, finished.outcome, m_store.task_dir(m_plan, finished.outcome.task),
                            finished.will_retry);
   }
-  m_finished.clear();
+  m_finished.erase(m_finished.begin(), m_finished.begin() + static_cast<long>(written));
 }
 
 void Runner::prepare_ahead() {

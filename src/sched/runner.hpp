@@ -46,7 +46,7 @@ private:
     bool will_retry = false;
   };
 
-  void persist();
+  void persist(bool all);
   void prepare_ahead();
   void submit_all(const std::vector<std::size_t>& tasks);
   void fill();
