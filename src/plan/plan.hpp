@@ -86,6 +86,7 @@ private:
   void check_placeholders() const;
   void check_baseline() const;
   void finish();
+  void hash_task(std::size_t task);  // its spec hash and priority
   const std::uint32_t* cells(std::size_t task) const { return m_cells.data() + task * m_axes.size(); }
   std::string render_value(std::size_t task, const std::string& axis, const std::string& field,
                            const SourceLocation& where) const;

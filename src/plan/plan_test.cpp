@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "config/loader.hpp"
@@ -192,6 +193,40 @@ TEST(Plan, AMillionTasksPlanCompactly) {
   EXPECT_EQ(plan.size(), 1'000'000u);
   EXPECT_EQ(plan.label(999'999), "a=99 b=99 c=99");
   EXPECT_EQ(plan.relative_path(123'456), "12/34/56");
+}
+
+} // namespace
+} // namespace bm
+
+namespace bm {
+namespace {
+
+TEST(Plan, ALargePlanIsHashedInParallelAndReportsTheFirstFailingTaskInOrder) {
+  // 300 x 200 = 60,000 tasks: above the size hashed on several threads. Values a=v100 and
+  // a=v299 lack the field the command uses; the error names the first in plan order.
+  std::string values;
+  std::string full;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = fmt::format("v{}", i);
+    std::string with_field = fmt::format("{{name: {}, f: x}}", name);
+    values.append(i == 0 ? "" : ", ").append(i == 100 || i == 299 ? name : with_field);
+    full.append(i == 0 ? "" : ", ").append(with_field);
+  }
+  std::string bs;
+  for (int i = 0; i < 200; ++i) {
+    bs.append(i == 0 ? "" : ",").append(std::to_string(i));
+  }
+  try {
+    plan_of("name: t\ncommand: ['{a.f}', '{b}']\nmatrix: {a: [" + values + "], b: [" + bs + "]}\n");
+    FAIL() << "expected a missing-field error";
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("a=v100 b=0"), std::string::npos) << error.what();
+  }
+  // Without the gaps the hashes equal a plan hashed alone (one thread below 50,000 tasks).
+  Plan large = plan_of("name: t\ncommand: ['{a.f}', '{b}']\nmatrix: {a: [" + full + "], b: [" + bs + "]}\n");
+  Plan single = plan_of("name: t\ncommand: ['{a.f}', '{b}']\nmatrix: {a: [{name: v299, f: x}], b: [199]}\n");
+  ASSERT_EQ(large.size(), 60000U);
+  EXPECT_EQ(large.task_id(large.size() - 1), single.task_id(0));
 }
 
 } // namespace
