@@ -1,14 +1,13 @@
 #include "exec/exit_watcher.hpp"
 
 #include <cerrno>
-#include <csignal>
 #include <cstdint>
-#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/error.hpp"
+#include "util/threads.hpp"
 
 namespace bm {
 namespace {
@@ -30,18 +29,7 @@ ExitWatcher::ExitWatcher() {
   if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_stop.get(), &event) != 0) {
     throw_errno("epoll_ctl", "exit watcher");
   }
-  // Every signal blocked in the thread: interrupts and SIGCHLD belong to the event loop.
-  sigset_t all;
-  sigset_t previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  try {
-    m_thread = std::thread([this] { loop(); });
-  } catch (...) {
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    throw;
-  }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  m_thread = start_signal_free_thread([this] { loop(); });
 }
 
 ExitWatcher::~ExitWatcher() {

@@ -5,6 +5,7 @@
 
 #include "util/duration.hpp"
 #include "util/fs.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace bm {
@@ -70,25 +71,6 @@ std::string format_ci(const Interval& interval) {
 
 } // namespace
 
-namespace {
-
-// json.dump(2) as it appears `levels` levels deep in an indented document.
-std::string nested_dump(const nlohmann::json& json, int levels) {
-  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string indent(static_cast<std::size_t>(2 * levels), ' ');
-  std::string out = indent;
-  out.reserve(text.size() + text.size() / 4);
-  for (char c : text) {
-    out.push_back(c);
-    if (c == '\n') {
-      out.append(indent);
-    }
-  }
-  return out;
-}
-
-} // namespace
-
 void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path) {
   // Written task by task: the document of a run with 100,000 tasks is never one tree in memory.
   nlohmann::json comparisons = nlohmann::json::array();
@@ -103,12 +85,8 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                          {"tasks_done", tree.tasks.size()},
                          {"comparisons", comparisons},
                          {"warnings", analysis.warnings}};
-  std::string text = head.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  text.pop_back();  // the closing brace: "tasks" follows
-  text.back() = ',';
-  text.append("\n  \"tasks\": [");
   AtomicFileWriter out(path);
-  out.append(text);
+  out.append(json_array_start(head, "tasks"));
   bool first = true;
   for (const auto& stats : analysis.tasks) {
     const TaskSamples& task = tree.tasks[stats.task];
@@ -129,11 +107,10 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                                   {"removed", metric.outliers_removed}}}};
     }
     nlohmann::json entry = {{"task_id", task.task_id}, {"path", task.path}, {"axes", axes}, {"metrics", metrics}};
-    out.append(first ? "\n" : ",\n");
-    out.append(nested_dump(entry, 2));
+    out.append(json_array_element(entry, first));
     first = false;
   }
-  out.append(first ? "]\n}\n" : "\n  ]\n}\n");
+  out.append(json_array_end(first));
   out.commit();
 }
 

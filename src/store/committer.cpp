@@ -1,28 +1,15 @@
 #include "store/committer.hpp"
 
-#include <csignal>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "util/error.hpp"
+#include "util/threads.hpp"
 
 namespace bm {
 
 Committer::Committer(int filesystem_fd, int journal_fd, std::string what)
     : m_filesystem_fd(filesystem_fd), m_journal_fd(journal_fd), m_what(std::move(what)) {
-  // The thread takes every signal blocked: interrupts and SIGCHLD belong to the event loop's
-  // signalfd, and a signal delivered to this thread would otherwise end the program.
-  sigset_t all;
-  sigset_t previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  try {
-    m_thread = std::thread([this] { loop(); });
-  } catch (...) {
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    throw;
-  }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  m_thread = start_signal_free_thread([this] { loop(); });
 }
 
 Committer::~Committer() {

@@ -1,12 +1,12 @@
 #include "store/results_reader.hpp"
 
 #include <algorithm>
-#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
+#include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -135,18 +135,11 @@ ResultsTree read_results(const fs::path& out) {
     tree.axis_order.push_back(axis.get<std::string>());
   }
   // One walk finds the folders with a result; only those are read (not a stat per planned task).
-  std::unordered_set<std::string> done;
-  std::error_code walk_error;
   fs::path tasks_root = tree.root / "tasks";
-  for (auto it = fs::recursive_directory_iterator(tasks_root, fs::directory_options::skip_permission_denied, walk_error);
-       !walk_error && it != fs::recursive_directory_iterator(); it.increment(walk_error)) {
-    if (it->path().filename() == "result.json") {
-      done.insert(it->path().parent_path().lexically_relative(tasks_root).string());
-    }
-  }
+  auto done = task_folders_holding(tasks_root, {"result.json"});
   for (const auto& [id, path] : entries) {
     fs::path file = tasks_root / path / "result.json";
-    if (done.count(fs::path(path).lexically_normal().string()) == 0 && (walk_error ? !fs::exists(file) : true)) {
+    if (done ? done->count(fs::path(path).lexically_normal().string()) == 0 : !fs::exists(file)) {
       continue;  // pending or failed
     }
     try {

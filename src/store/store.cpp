@@ -14,6 +14,7 @@
 #include "util/duration.hpp"
 #include "util/environment.hpp"
 #include "util/hash.hpp"
+#include "util/json_text.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -54,43 +55,6 @@ std::optional<nlohmann::json> read_json(const fs::path& path) {
 
 std::string dump(const nlohmann::json& json) {
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-// `json` as it would appear as a member of a top-level object dumped by dump(): every line after
-// the first indented one level more.
-std::string member_text(const nlohmann::json& json) {
-  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (char c : text) {
-    out.push_back(c);
-    if (c == '\n') {
-      out.append("  ");
-    }
-  }
-  return out;
-}
-
-// dump(object) with members whose text is ready (member_text) added at the end: large parts
-// that are the same for many files are formatted once instead of once per file.
-std::string dump_with(const nlohmann::json& object, const std::vector<std::pair<std::string_view, const std::string*>>& ready) {
-  std::string text = object.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  BM_ASSERT(text.size() >= 2 && text.back() == '}');
-  text.pop_back();
-  bool empty = object.empty();
-  if (empty) {
-    text.push_back('\n');
-  }
-  for (const auto& [name, value] : ready) {
-    if (!empty) {
-      text.back() = ',';  // after the previous member
-      text.push_back('\n');
-    }
-    text.append("  \"").append(name).append("\": ").append(*value).append("\n");
-    empty = false;
-  }
-  text.append("}\n");
-  return text;
 }
 
 void remove_if_exists(const fs::path& path) {
@@ -304,26 +268,33 @@ TaskState Store::state(const Plan& plan, std::size_t task) const {
   return TaskState::Pending;
 }
 
+std::optional<std::unordered_set<std::string>> task_folders_holding(const fs::path& tasks_root,
+                                                                  std::initializer_list<std::string_view> names) {
+  std::unordered_set<std::string> found;
+  std::error_code error;
+  if (!fs::is_directory(tasks_root, error)) {
+    return found;  // nothing has run here yet
+  }
+  for (auto it = fs::recursive_directory_iterator(tasks_root, fs::directory_options::skip_permission_denied, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      found.insert(it->path().parent_path().lexically_relative(tasks_root).string());
+    }
+  }
+  if (error) {
+    return std::nullopt;
+  }
+  return found;
+}
+
 std::vector<TaskState> Store::states(const Plan& plan, const std::vector<std::size_t>& tasks) const {
   // One walk of OUT/tasks finds the folders that hold a marker; only those tasks' files are
   // read. A matrix of a million tasks with few results costs a walk of the few, not a million
   // failed opens.
   std::vector<TaskState> states(tasks.size(), TaskState::Pending);
-  fs::path root = m_root / "tasks";
-  std::error_code error;
-  if (!fs::is_directory(root, error)) {
-    return states;
-  }
-  std::unordered_set<std::string> marked;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, error);
-       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    const fs::path& path = it->path();
-    const std::string name = path.filename().string();
-    if (name == "result.json" || name == "failure.json") {
-      marked.insert(path.parent_path().lexically_relative(root).string());
-    }
-  }
-  if (error) {
+  auto marked = task_folders_holding(m_root / "tasks", {"result.json", "failure.json"});
+  if (!marked) {
     // An unreadable part of the tree: ask each task's files, the slow and sure way.
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       states[i] = state(plan, tasks[i]);
@@ -331,7 +302,7 @@ std::vector<TaskState> Store::states(const Plan& plan, const std::vector<std::si
     return states;
   }
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    if (!marked.empty() && marked.count(plan.relative_path(tasks[i])) != 0) {
+    if (!marked->empty() && marked->count(plan.relative_path(tasks[i])) != 0) {
       states[i] = state(plan, tasks[i]);
     }
   }
@@ -355,21 +326,17 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
                          {"axes", plan.axis_names()},
                          {"analysis", plan.config().analysis.to_json()},
                          {"context", context}};
-  std::string text = head.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  text.pop_back();  // the closing brace: "tasks" follows
-  text.back() = ',';
-  text.append("\n  \"tasks\": [");
   AtomicFileWriter out(m_root / "plan.json");
-  out.append(text);
+  out.append(json_array_start(head, "tasks"));
   nlohmann::json entry = nlohmann::json::object();
   for (std::size_t task = 0; task < plan.size(); ++task) {
     entry["task_id"] = plan.task_id(task);
     entry["path"] = plan.relative_path(task);
     entry["label"] = plan.label(task);
     out.append(task == 0 ? "\n    " : ",\n    ");
-    out.append(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    out.append(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));  // one line each
   }
-  out.append(plan.size() == 0 ? "]\n}\n" : "\n  ]\n}\n");
+  out.append(json_array_end(plan.size() == 0));
   out.commit();
   m_journal = Journal::open(m_root / "journal.jsonl");
   remove_temporaries(m_root);
@@ -503,7 +470,7 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   write_file_atomic(task_dir(plan, task) / "task.json", dump(spec));
   spec.erase("schema");
   spec.erase("environment");
-  m_spec_texts[task] = member_text(spec);  // for its result.json
+  m_spec_texts[task] = indented_json(spec, 1);  // for its result.json
   m_dirty = true;
 }
 
@@ -536,11 +503,11 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
     spec_text = std::move(cached_spec->second);
     m_spec_texts.erase(cached_spec);
   } else {
-    spec_text = member_text(task_spec_json(plan, outcome.task));
+    spec_text = indented_json(task_spec_json(plan, outcome.task), 1);
   }
   if (context != m_context) {
     m_context = context;
-    m_context_text = member_text(context);
+    m_context_text = indented_json(context, 1);
   }
   if (!outcome.reason.empty()) {
     result["reason"] = outcome.reason;
@@ -564,7 +531,7 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
     write_file_atomic(dir / "samples.csv", samples_csv(outcome));
   }
   if (outcome.status != TaskStatus::Interrupted) {
-    std::string text = dump_with(result, {{"context", &m_context_text}, {"spec", &spec_text}});
+    std::string text = json_with_members(result, {{"context", &m_context_text}, {"spec", &spec_text}});
     write_file_atomic(dir / (outcome.status == TaskStatus::Succeeded ? "result.json" : "failure.json"), text);
   }
   nlohmann::json event = {{"event", "task-" + std::string(to_string(outcome.status))},

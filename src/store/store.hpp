@@ -1,10 +1,12 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -100,6 +102,11 @@ private:
   bool m_dirty = false;
   std::chrono::steady_clock::time_point m_last_sync{};
 };
+
+// The folders below OUT/tasks (relative paths, as Plan::relative_path gives them) that hold one
+// of `names`, found in one walk; nullopt when part of the tree could not be read.
+std::optional<std::unordered_set<std::string>> task_folders_holding(const std::filesystem::path& tasks_root,
+                                                                  std::initializer_list<std::string_view> names);
 
 // A hash of the inherited environment that ignores what the config sets and volatile variables.
 std::string comparable_environment_hash(const std::vector<std::string>& inherited, const EnvList& config_env);
