@@ -43,8 +43,6 @@ public:
   const Lease& lease() const { return m_lease; }
   std::size_t task() const { return m_task; }
   std::string task_id() const { return m_plan.task_id(m_task); }
-  // The environment its processes get, before the per-process BENCHMATRIX_PHASE and _RUN.
-  const std::vector<std::string>& environment() const { return m_base_env; }
   TaskOutcome take_outcome();
 
 private:

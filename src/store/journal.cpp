@@ -69,22 +69,6 @@ void Journal::append(nlohmann::json event) {
   // One write() per event with O_APPEND: a line is never interleaved or split by another writer.
   std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_all(m_fd.get(), line, m_path);
-  m_dirty = true;
-}
-
-void Journal::commit(bool force) {
-  if (!m_dirty) {
-    return;
-  }
-  auto now = std::chrono::steady_clock::now();
-  if (!force && now - m_last_sync < k_commit_window) {
-    return;
-  }
-  if (::fdatasync(m_fd.get()) != 0) {
-    throw_errno("fdatasync", m_path);
-  }
-  m_dirty = false;
-  m_last_sync = now;
 }
 
 std::vector<nlohmann::json> Journal::read(const std::filesystem::path& path) {

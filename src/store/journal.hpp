@@ -13,19 +13,15 @@ namespace bm {
 
 // OUT/journal.jsonl: an append-only record of attempts (started / finished / failed / skipped).
 // Each event is written at once (a crash of benchmatrix loses nothing already written); it is made
-// durable by group commit: commit() fdatasyncs at most once per window, not once per event.
+// durable by the Store's group commit (a Committer fdatasyncs fd() at most once per window).
 class Journal {
 public:
   // Opens for appending; a torn last line left by a crash is cut off first (see repair()).
   static Journal open(const std::filesystem::path& path);
 
   void append(nlohmann::json event);
-  // Makes what was appended durable if the window has passed since the last sync (or `force`).
-  void commit(bool force = false);
 
   int fd() const { return m_fd.get(); }
-  // Says that what was appended has been made durable by someone else (a Committer).
-  void mark_clean() { m_dirty = false; }
 
   // Reads every complete event; a torn last line is ignored, a corrupt middle line skipped.
   static std::vector<nlohmann::json> read(const std::filesystem::path& path);
@@ -39,8 +35,6 @@ private:
 
   UniqueFd m_fd;
   std::string m_path;
-  bool m_dirty = false;
-  std::chrono::steady_clock::time_point m_last_sync{};
 };
 
 } // namespace bm

@@ -605,7 +605,6 @@ void Store::commit(bool force) {
       m_committer->wait();
     }
   }
-  m_journal->mark_clean();
   m_dirty = false;
   m_last_sync = now;
 }
