@@ -107,7 +107,7 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                                   {"removed", metric.outliers_removed}}}};
     }
     nlohmann::json entry = {{"task_id", task.task_id}, {"path", task.path}, {"axes", axes}, {"metrics", metrics}};
-    out.append(json_array_element(entry, first));
+    out.append(json_array_element(indented_json(entry, 2), first));
     first = false;
   }
   out.append(json_array_end(first));

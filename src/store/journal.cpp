@@ -73,15 +73,11 @@ void Journal::append(nlohmann::json event) {
 
 std::vector<nlohmann::json> Journal::read(const std::filesystem::path& path) {
   std::vector<nlohmann::json> events;
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const SystemError& error) {
-    if (error.error_number() == ENOENT) {
-      return events;
-    }
-    throw;
+  std::optional<std::string> file = read_file_if_present(path);
+  if (!file) {
+    return events;
   }
+  const std::string& text = *file;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);

@@ -26,27 +26,16 @@ namespace fs = std::filesystem;
 namespace {
 
 std::optional<nlohmann::json> read_json(const fs::path& path) {
-  // Missing is the common case (a pending task): no exception for it, it is not exceptional.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
+  std::optional<std::string> text;
+  try {
+    text = read_file_if_present(path);  // missing (a pending task) is no exception
+  } catch (const SystemError&) {
+    return std::nullopt;  // unreadable: never counts as a result
+  }
+  if (!text) {
     return std::nullopt;
   }
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      if (n < 0) {
-        return std::nullopt;
-      }
-      break;
-    }
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  auto json = nlohmann::json::parse(text, nullptr, false);
+  auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     return std::nullopt;  // torn or corrupt: never counts as a result
   }
@@ -333,8 +322,8 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
     entry["task_id"] = plan.task_id(task);
     entry["path"] = plan.relative_path(task);
     entry["label"] = plan.label(task);
-    out.append(task == 0 ? "\n    " : ",\n    ");
-    out.append(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));  // one line each
+    // One line each: a plan of a million tasks stays a file people can grep.
+    out.append(json_array_element(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), task == 0));
   }
   out.append(json_array_end(plan.size() == 0));
   out.commit();

@@ -16,15 +16,13 @@ void UniqueFd::reset(int fd) {
   m_fd = fd;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    throw_errno("open", path.string());
-  }
+namespace {
+
+std::string read_all(int fd, const std::filesystem::path& path) {
   std::string content;
   char buffer[65536];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -37,6 +35,27 @@ std::string read_file(const std::filesystem::path& path) {
     content.append(buffer, static_cast<size_t>(n));
   }
   return content;
+}
+
+} // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw_errno("open", path.string());
+  }
+  return read_all(fd.get(), path);
+}
+
+std::optional<std::string> read_file_if_present(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return std::nullopt;
+    }
+    throw_errno("open", path.string());
+  }
+  return read_all(fd.get(), path);
 }
 
 void write_all(int fd, std::string_view data, const std::string& what) {

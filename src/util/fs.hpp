@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,9 @@ private:
 
 // Reads a whole file; throws SystemError when it cannot.
 std::string read_file(const std::filesystem::path& path);
+// read_file, or nullopt when there is no such file (the common case of a result not written
+// yet: not an exception); other failures still throw SystemError.
+std::optional<std::string> read_file_if_present(const std::filesystem::path& path);
 
 // Writes `content` to a temporary file beside `path`, then renames it over `path`, so a reader
 // sees either the old file or the whole new one. With `sync`, fsyncs the data before the rename

@@ -55,6 +55,15 @@ TEST(Fs, StreamedAtomicWriteAppearsWholeOnCommitOnly) {
   EXPECT_EQ(entries, 1);
 }
 
+TEST(Fs, ReadIfPresentTellsMissingFromUnreadable) {
+  auto dir = temp_dir("present");
+  EXPECT_EQ(read_file_if_present(dir / "none.json"), std::nullopt);
+  EXPECT_EQ(read_file_if_present(dir / "none" / "deeper.json"), std::nullopt);
+  write_file_atomic(dir / "a.json", "{}");
+  EXPECT_EQ(read_file_if_present(dir / "a.json"), std::optional<std::string>("{}"));
+  EXPECT_THROW(read_file_if_present(dir), SystemError);  // a folder: there, but not a file
+}
+
 TEST(Fs, ErrorsNameTheCallAndPath) {
   try {
     read_file("/nonexistent/benchmatrix/file");

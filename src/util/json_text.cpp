@@ -54,8 +54,8 @@ std::string json_array_start(const nlohmann::json& head, std::string_view key) {
   return open_object(head).append("  \"").append(key).append("\": [");
 }
 
-std::string json_array_element(const nlohmann::json& element, bool first) {
-  return std::string(first ? "\n    " : ",\n    ").append(indented_json(element, 2));
+std::string json_array_element(std::string_view element, bool first) {
+  return std::string(first ? "\n    " : ",\n    ").append(element);
 }
 
 std::string json_array_end(bool empty) {

@@ -22,9 +22,10 @@ std::string json_with_members(const nlohmann::json& object,
                               const std::vector<std::pair<std::string_view, const std::string*>>& members);
 
 // The start of `head` (not empty) followed by an array member `key` that the caller fills, one
-// element at a time, with json_array_element(); json_array_end() closes array and object.
+// element at a time, with json_array_element(); json_array_end() closes array and object. An
+// element is its text: indented_json(element, 2), or a one-line dump(-1).
 std::string json_array_start(const nlohmann::json& head, std::string_view key);
-std::string json_array_element(const nlohmann::json& element, bool first);
+std::string json_array_element(std::string_view element, bool first);
 std::string json_array_end(bool empty);
 
 } // namespace bm

@@ -9,7 +9,7 @@ TEST(JsonText, PiecesMakeTheDocumentTheTreeWouldHaveMade) {
   nlohmann::json head = {{"name", "t"}, {"count", 2}};
   nlohmann::json a = {{"id", "a"}, {"nested", {{"x", 1}}}};
   nlohmann::json b = {{"id", "b"}};
-  std::string text = json_array_start(head, "tasks") + json_array_element(a, true) + json_array_element(b, false) +
+  std::string text = json_array_start(head, "tasks") + json_array_element(indented_json(a, 2), true) + json_array_element(b.dump(), false) +
                      json_array_end(false);
   nlohmann::json expected = head;
   expected["tasks"] = {a, b};
