@@ -135,7 +135,13 @@ void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, cons
              format_cpu_list(layout.cpus), layout.pinned ? "" : ", unpinned", store.root().string());
   for (std::size_t task : tasks) {
     nlohmann::json spec = task_spec_json(plan, task);
+    // As a command line that runs the same thing when pasted into a shell.
     std::vector<std::string> words;
+    if (spec.contains("shell_variables")) {
+      for (const auto& [name, value] : spec["shell_variables"].items()) {
+        words.push_back(name + "=" + shell_quote(value.get<std::string>()));
+      }
+    }
     for (const auto& word : spec["command"]) {
       words.push_back(shell_quote(word.get<std::string>()));
     }

@@ -1,5 +1,6 @@
 #include "config/discover.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
@@ -73,6 +74,15 @@ std::vector<AxisValue> parse_discovered(const std::string& output, const SourceL
   }
   if (values.empty()) {
     throw UserError(where, "the discovery command printed no values");
+  }
+  for (const auto& value : values) {
+    bool nul = value.name.find('\0') != std::string::npos ||
+               std::any_of(value.fields.begin(), value.fields.end(),
+                           [](const auto& field) { return field.second.find('\0') != std::string::npos; });
+    if (nul) {
+      throw UserError(where, "the discovery command printed a value holding a NUL byte (" + printable(value.name, 60) +
+                                 "), which no program argument can carry");
+    }
   }
   return values;
 }

@@ -130,6 +130,11 @@ public:
     if (!node.IsScalar()) {
       expected(node, what, "a single value");
     }
+    if (node.Scalar().find('\0') != std::string::npos) {
+      // An argv word or environment value is a C string: everything after the NUL would vanish.
+      fail(node, what + ": the value holds a NUL byte (\\0), which no program argument or environment variable can "
+                        "carry");
+    }
     return node.Scalar();
   }
 
@@ -422,7 +427,7 @@ public:
     }
     count_node(node);
     if (node.IsScalar()) {
-      value.fields[prefix] = node.Scalar();
+      value.fields[prefix] = scalar(node, prefix);
     } else if (node.IsMap()) {
       for (const auto& [key, child] : entries(node, prefix, {})) {
         fields(child, prefix + "." + key.Scalar(), value, depth + 1);
@@ -441,7 +446,7 @@ public:
     }
     count_node(node);
     if (node.IsScalar()) {
-      return node.Scalar();
+      return scalar(node, "value");
     }
     if (node.IsSequence()) {
       nlohmann::json list = nlohmann::json::array();

@@ -38,15 +38,80 @@ std::string runtime_value(const RuntimeContext* runtime, RuntimeField field) {
   return {};
 }
 
-std::vector<Template> parse_words(const CommandTemplate& command) {
-  std::vector<Template> words;
-  for (size_t i = 0; i < command.words.size(); ++i) {
-    words.push_back(Template::parse(command.words[i], command.locations[i]));
+// The environment variable that holds a placeholder's value for a shell script: the protocol's own
+// for runtime placeholders, BENCHMATRIX_AXIS_<axis>[__<field>] for axis values.
+std::string shell_variable_name(const Segment& segment) {
+  std::string name = "BENCHMATRIX_AXIS_" + segment.text;
+  if (!segment.field.empty()) {
+    name += "__";
+    for (char c : segment.field) {
+      name += c == '.' ? std::string("__") : c == '-' ? std::string("_") : std::string(1, c);
+    }
   }
-  return words;
+  return name;
+}
+
+std::string segment_key(const Segment& segment) {
+  return segment.text + '\x1f' + segment.field;
+}
+
+bool is_integer(std::string_view text) {
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+    text.remove_prefix(1);
+  }
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 } // namespace
+
+Plan::Words Plan::parse_words(const CommandTemplate& command) {
+  Words parsed;
+  for (size_t i = 0; i < command.words.size(); ++i) {
+    parsed.words.push_back(Template::parse(command.words[i], command.locations[i]));
+  }
+  parsed.shell.resize(parsed.words.size());
+  // A shell string (shell: true), or the script word of an argv that runs a shell with -c.
+  std::size_t script = 0;
+  if (command.shell) {
+    script = parsed.words.empty() ? 0 : 1;
+  } else {
+    std::vector<const Template*> words;
+    for (const auto& word : parsed.words) {
+      words.push_back(&word);
+    }
+    std::size_t index = shell_script_word(words);
+    script = index == 0 ? 0 : index + 1;
+  }
+  // A placeholder that is the whole script ("{cmd}", [sh, -c, "{case.script}"]) is that script:
+  // its value is code by the config's own design. Inside a script, a placeholder is a value.
+  bool whole = script > 0 && parsed.words[script - 1].segments().size() == 1 &&
+               parsed.words[script - 1].segments()[0].kind != Segment::Kind::Literal;
+  if (script > 0 && !whole) {
+    const Template& word = parsed.words[script - 1];
+    parsed.shell[script - 1] = shell_contexts(word);
+    for (const auto& segment : word.segments()) {
+      if (segment.kind != Segment::Kind::Axis || m_shell_names.count(segment_key(segment)) != 0) {
+        continue;
+      }
+      // Distinct placeholders whose names map alike ({a.b-c}, {a.b_c}) get distinct variables.
+      std::string name = shell_variable_name(segment);
+      auto taken = [&](const std::string& candidate) {
+        return std::any_of(m_shell_names.begin(), m_shell_names.end(),
+                           [&](const auto& entry) { return entry.second == candidate; });
+      };
+      std::string candidate = name;
+      for (int n = 2; taken(candidate); ++n) {
+        candidate = name + "_" + std::to_string(n);
+      }
+      m_shell_names.emplace(segment_key(segment), candidate);
+    }
+  }
+  return parsed;
+}
+
+const std::string& Plan::shell_variable(const Segment& segment) const {
+  return m_shell_names.at(segment_key(segment));
+}
 
 template <typename Visit>
 void Plan::visit_active(std::size_t task, Visit&& visit) const {
@@ -71,9 +136,9 @@ Plan Plan::build(const Config& config) {
   plan.m_config = std::make_shared<const Config>(config);
   std::vector<std::string> ancestors;
   plan.add_axes(plan.m_config->axes, plan.m_roots, ancestors);
-  plan.m_templates.command = parse_words(plan.m_config->command);
-  plan.m_templates.setup = parse_words(plan.m_config->setup);
-  plan.m_templates.teardown = parse_words(plan.m_config->teardown);
+  plan.m_templates.command = plan.parse_words(plan.m_config->command);
+  plan.m_templates.setup = plan.parse_words(plan.m_config->setup);
+  plan.m_templates.teardown = plan.parse_words(plan.m_config->teardown);
   plan.check_placeholders();
   plan.check_baseline();
   plan.expand();
@@ -100,7 +165,9 @@ void Plan::add_axes(const std::vector<Axis>& axes, std::vector<int>& ids, std::v
     }
     int id = static_cast<int>(m_axes.size());
     ids.push_back(id);
-    m_axes.push_back(PlanAxis{axis.name, {}, {}, {}});
+    PlanAxis added;
+    added.name = axis.name;
+    m_axes.push_back(std::move(added));
     ancestors.push_back(axis.name);
     for (const auto& value : axis.values) {
       std::vector<int> children;
@@ -149,7 +216,7 @@ void Plan::check_placeholders() const {
     }
   };
   for (const auto* words : {&m_templates.command, &m_templates.setup, &m_templates.teardown}) {
-    for (const auto& word : *words) {
+    for (const auto& word : words->words) {
       check(word);
     }
   }
@@ -338,14 +405,80 @@ void Plan::apply_include() {
   }
 }
 
-void Plan::finish() {
-  for (auto& axis : m_axes) {
-    std::vector<std::string> names;
-    for (const auto* value : axis.values) {
-      names.push_back(value->name);
+void Plan::path_values(std::size_t task, int axis, std::vector<std::string_view>& values) const {
+  const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+  std::uint32_t value = cells(task)[axis];
+  values.push_back(plan_axis.values[value]->name);
+  for (int child : plan_axis.children[value]) {
+    if (cells(task)[child] != k_absent) {
+      path_values(task, child, values);
     }
-    axis.path_parts = sanitize_distinct(names);
   }
+}
+
+std::string Plan::subtree_key(std::size_t task, const PlanAxis& root) const {
+  std::string key;
+  key.reserve(root.subtree.size() * 4);
+  for (int axis : root.subtree) {
+    std::uint32_t cell = cells(task)[axis];
+    key.append(reinterpret_cast<const char*>(&cell), sizeof cell);
+  }
+  return key;
+}
+
+void Plan::assign_paths() {
+  // One mapping per top-level axis, from what its tasks hold there (a value, or a value with the
+  // values nested under it) to a folder name, injective over that axis (distinct_path_parts):
+  // since tasks differ in some top-level axis, their paths differ.
+  for (int root : m_roots) {
+    PlanAxis& axis = m_axes[static_cast<size_t>(root)];
+    std::vector<std::string> readable;
+    std::vector<std::string> identities;
+    bool nested = std::any_of(axis.children.begin(), axis.children.end(), [](const auto& c) { return !c.empty(); });
+    if (!nested) {
+      for (const auto* value : axis.values) {
+        readable.push_back(sanitize_path_component(value->name));
+        identities.push_back(path_identity({value->name}));
+      }
+      axis.path_parts = distinct_path_parts(readable, identities, "matrix." + axis.name);
+      continue;
+    }
+    auto collect = [&](auto& self, int id) -> void {
+      axis.subtree.push_back(id);
+      for (const auto& children : m_axes[static_cast<size_t>(id)].children) {
+        for (int child : children) {
+          self(self, child);
+        }
+      }
+    };
+    collect(collect, root);
+    std::vector<std::string> keys;
+    std::unordered_map<std::string, std::size_t> seen;
+    std::vector<std::string_view> values;
+    for (std::size_t task = 0; task < size(); ++task) {
+      std::string key = subtree_key(task, axis);
+      if (!seen.emplace(key, keys.size()).second) {
+        continue;
+      }
+      values.clear();
+      path_values(task, root, values);
+      std::string text;
+      for (std::string_view value : values) {
+        text += (text.empty() ? "" : "_") + sanitize_path_component(value);
+      }
+      readable.push_back(std::move(text));
+      identities.push_back(path_identity(values));
+      keys.push_back(std::move(key));
+    }
+    std::vector<std::string> parts = distinct_path_parts(readable, identities, "matrix." + axis.name);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      axis.nested_parts.emplace(std::move(keys[i]), std::move(parts[i]));
+    }
+  }
+}
+
+void Plan::finish() {
+  assign_paths();
   m_spec_hashes.resize(size());
   // Each task's hash is independent of the others': large plans are hashed on every core (a
   // million tasks take about 1.5 s on one). Tasks are split in contiguous ranges; the error of
@@ -395,6 +528,13 @@ void Plan::hash_task(std::size_t task) {
       hasher.add_u64(words->size());
       for (const auto& word : *words) {
         hasher.add_field(word);
+      }
+    }
+    // The values shell scripts refer to are part of the command as much as its words.
+    if (!commands.shell_variables.empty()) {
+      hasher.add_field("shell_variables").add_u64(commands.shell_variables.size());
+      for (const auto& [name, value] : commands.shell_variables) {
+        hasher.add_field(name).add_field(value);
       }
     }
     hasher.add_field(m_config->workdir);
@@ -447,18 +587,6 @@ std::string Plan::label(std::size_t task) const {
   return out.empty() ? std::string("(single task)") : out;
 }
 
-std::string Plan::path_component(std::size_t task, int axis) const {
-  const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
-  std::uint32_t value = cells(task)[axis];
-  std::string part = plan_axis.path_parts[value];
-  for (int child : plan_axis.children[value]) {
-    if (cells(task)[child] != k_absent) {
-      part += "_" + path_component(task, child);
-    }
-  }
-  return part;
-}
-
 std::string Plan::relative_path(std::size_t task) const {
   if (m_roots.empty()) {
     return "task";
@@ -468,7 +596,8 @@ std::string Plan::relative_path(std::size_t task) const {
     if (!path.empty()) {
       path += '/';
     }
-    path += path_component(task, root);
+    const PlanAxis& axis = m_axes[static_cast<size_t>(root)];
+    path += axis.subtree.empty() ? axis.path_parts[cells(task)[root]] : axis.nested_parts.at(subtree_key(task, axis));
   }
   return path;
 }
@@ -507,21 +636,47 @@ std::string Plan::render_value(std::size_t task, const std::string& axis, const 
   return {};  // a nested axis that this task does not have renders empty
 }
 
-std::vector<std::string> Plan::render_words(std::size_t task, const std::vector<Template>& words, bool shell,
-                                            const RuntimeContext* runtime) const {
+std::vector<std::string> Plan::render_words(std::size_t task, const Words& words, bool shell,
+                                            const RuntimeContext* runtime, EnvList& shell_variables) const {
   std::vector<std::string> argv;
-  argv.reserve(words.size() + 2);
-  auto runtime_fn = [&](RuntimeField field) { return runtime_value(runtime, field); };
-  for (const auto& word : words) {
-    auto axis_fn = [&](const std::string& axis, const std::string& field) {
-      return render_value(task, axis, field, word.location());
-    };
-    if (shell) {
-      // Substituted values are quoted, so a value can never inject shell syntax.
-      argv.push_back(word.render(axis_fn, runtime_fn, [](std::string_view text) { return shell_quote(text); }));
-    } else {
-      argv.push_back(word.render(axis_fn, runtime_fn));
+  argv.reserve(words.words.size() + 2);
+  for (std::size_t i = 0; i < words.words.size(); ++i) {
+    const Template& word = words.words[i];
+    const std::vector<ShellContext>& contexts = words.shell[i];
+    std::string out;
+    std::size_t hole = 0;
+    for (const auto& segment : word.segments()) {
+      if (segment.kind == Segment::Kind::Literal) {
+        out += segment.text;
+        continue;
+      }
+      bool script = hole < contexts.size();
+      ShellContext context = script ? contexts[hole++] : ShellContext::Unquoted;
+      if (segment.kind == Segment::Kind::Runtime) {
+        // In a script, the protocol's variable holds the value; elsewhere it is substituted.
+        out += script ? shell_reference(context, runtime_variable(segment.runtime)) : runtime_value(runtime, segment.runtime);
+        continue;
+      }
+      std::string value = render_value(task, segment.text, segment.field, word.location());
+      if (!script) {
+        out += value;
+        continue;
+      }
+      if (context == ShellContext::Arithmetic && !is_integer(value)) {
+        throw UserError(word.location(),
+                        fmt::format("{{{}}} stands in shell arithmetic, which evaluates its text as an expression: "
+                                    "the value '{}' ({}) is not a whole number",
+                                    segment.text + (segment.field.empty() ? "" : "." + segment.field),
+                                    printable(value, 60), label(task)));
+      }
+      const std::string& name = shell_variable(segment);
+      out += shell_reference(context, name);
+      if (std::none_of(shell_variables.begin(), shell_variables.end(),
+                       [&](const auto& entry) { return entry.first == name; })) {
+        shell_variables.emplace_back(name, std::move(value));
+      }
     }
+    argv.push_back(std::move(out));
   }
   if (shell && !argv.empty()) {
     return {"/bin/sh", "-c", argv.front()};
@@ -532,9 +687,10 @@ std::vector<std::string> Plan::render_words(std::size_t task, const std::vector<
 TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const {
   TaskCommands commands;
   bool shell = m_config->command.shell;
-  commands.command = render_words(task, m_templates.command, shell, runtime);
-  commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime);
-  commands.teardown = render_words(task, m_templates.teardown, m_config->teardown.shell, runtime);
+  commands.command = render_words(task, m_templates.command, shell, runtime, commands.shell_variables);
+  commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime, commands.shell_variables);
+  commands.teardown =
+      render_words(task, m_templates.teardown, m_config->teardown.shell, runtime, commands.shell_variables);
   ResolvedSettings settings = this->settings(task);
   for (const auto& [name, value] : settings.env) {
     auto location = settings.env_locations.find(name);

@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "config/config.hpp"
+#include "plan/shell_script.hpp"
 #include "plan/template.hpp"
 
 namespace bm {
@@ -28,6 +31,9 @@ struct TaskCommands {
   std::vector<std::string> setup;     // empty when the config has none
   std::vector<std::string> teardown;
   EnvList env;                        // what the config sets, in order, values rendered
+  // The values that shell scripts refer to (see shell_script.hpp): BENCHMATRIX_AXIS_<axis> and
+  // their values, set in each process's environment; part of the spec, like the argv.
+  EnvList shell_variables;
 };
 
 // The expanded matrix: every task of a config, in a pinned order (axes in file order, the first
@@ -55,8 +61,9 @@ public:
   std::vector<std::pair<std::string, const AxisValue*>> assignment(std::size_t task) const;
   // "algo=std_sort n=1000": for humans.
   std::string label(std::size_t task) const;
-  // The task's folder below OUT/tasks/: one sanitized component per top-level axis, nested axes
-  // joined to their parent's with '_' (seed 004: model/attention/benchmark_subset).
+  // The task's folder below OUT/tasks/: one component per top-level axis, nested values joined to
+  // their parent's with '_' (seed 004: model/attention/benchmark_subset), sanitized; distinct
+  // tasks always get distinct folders (see distinct_path_parts).
   std::string relative_path(std::size_t task) const;
   ResolvedSettings settings(std::size_t task) const;
   TaskCommands render(std::size_t task, const RuntimeContext* runtime) const;
@@ -68,14 +75,25 @@ private:
   struct PlanAxis {
     std::string name;
     std::vector<const AxisValue*> values;
-    std::vector<std::string> path_parts;
     std::vector<std::vector<int>> children;  // per value: the plan axes nested under it
+    // Top-level axes: the folder name of each value (no value has nested axes), or of each
+    // tuple of the values of the axis's subtree, by the cells of `subtree` as bytes.
+    std::vector<std::string> path_parts;
+    std::vector<int> subtree;
+    std::unordered_map<std::string, std::string> nested_parts;
+  };
+
+  // A command's words, and for a word that is a shell script the context of each placeholder
+  // (empty for a word whose placeholders are substituted as they are).
+  struct Words {
+    std::vector<Template> words;
+    std::vector<std::vector<ShellContext>> shell;
   };
 
   struct Templates {
-    std::vector<Template> command;
-    std::vector<Template> setup;
-    std::vector<Template> teardown;
+    Words command;
+    Words setup;
+    Words teardown;
   };
 
   Plan() = default;
@@ -90,9 +108,13 @@ private:
   const std::uint32_t* cells(std::size_t task) const { return m_cells.data() + task * m_axes.size(); }
   std::string render_value(std::size_t task, const std::string& axis, const std::string& field,
                            const SourceLocation& where) const;
-  std::vector<std::string> render_words(std::size_t task, const std::vector<Template>& words, bool shell,
-                                        const RuntimeContext* runtime) const;
-  std::string path_component(std::size_t task, int axis) const;
+  Words parse_words(const CommandTemplate& command);
+  std::vector<std::string> render_words(std::size_t task, const Words& words, bool shell,
+                                        const RuntimeContext* runtime, EnvList& shell_variables) const;
+  const std::string& shell_variable(const Segment& segment) const;
+  void assign_paths();
+  void path_values(std::size_t task, int axis, std::vector<std::string_view>& values) const;
+  std::string subtree_key(std::size_t task, const PlanAxis& root) const;
   template <typename Visit>
   void visit_active(std::size_t task, Visit&& visit) const;
   std::vector<int> axes_named(const std::string& name) const;
@@ -105,6 +127,7 @@ private:
   std::vector<std::uint8_t> m_priorities;
   std::vector<std::uint64_t> m_spec_hashes;
   Templates m_templates;
+  std::map<std::string, std::string> m_shell_names;  // "axis\x1ffield" -> the variable of a placeholder
 };
 
 } // namespace bm

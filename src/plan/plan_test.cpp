@@ -148,19 +148,21 @@ matrix:
   EXPECT_EQ(plan.settings(1).timeout, std::chrono::nanoseconds(std::chrono::seconds(10)));
 }
 
-TEST(Plan, ShellModeQuotesValuesSoTheyCannotInject) {
+TEST(Plan, ShellModePassesValuesThroughTheEnvironmentSoTheyCannotInject) {
   Plan plan = plan_of(R"yaml(
 name: t
 shell: true
-command: "echo {v} > /dev/null"
+command: "echo {v} '{v}' > {result_dir}/x"
 matrix:
   v: ["$(touch /tmp/pwned)", "a'b"]
 )yaml");
-  auto argv = plan.render(0, nullptr).command;
-  ASSERT_EQ(argv.size(), 3u);
-  EXPECT_EQ(argv[0], "/bin/sh");
-  EXPECT_EQ(argv[2], "echo '$(touch /tmp/pwned)' > /dev/null");
-  EXPECT_EQ(plan.render(1, nullptr).command[2], "echo 'a'\\''b' > /dev/null");
+  TaskCommands commands = plan.render(0, nullptr);
+  ASSERT_EQ(commands.command.size(), 3u);
+  EXPECT_EQ(commands.command[0], "/bin/sh");
+  EXPECT_EQ(commands.command[2],
+            "echo \"${BENCHMATRIX_AXIS_v}\" ''\"${BENCHMATRIX_AXIS_v}\"'' > \"${BENCHMATRIX_RESULT_DIR}\"/x");
+  EXPECT_EQ(commands.shell_variables, (EnvList{{"BENCHMATRIX_AXIS_v", "$(touch /tmp/pwned)"}}));
+  EXPECT_EQ(plan.render(1, nullptr).shell_variables, (EnvList{{"BENCHMATRIX_AXIS_v", "a'b"}}));
 }
 
 TEST(Plan, RuntimeValuesFillAtStartButNotInTheHash) {

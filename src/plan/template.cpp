@@ -43,6 +43,22 @@ std::string_view runtime_field_name(RuntimeField field) {
   return "slot";
 }
 
+std::string_view runtime_variable(RuntimeField field) {
+  switch (field) {
+  case RuntimeField::Slot:
+    return "BENCHMATRIX_SLOT";
+  case RuntimeField::Cores:
+    return "BENCHMATRIX_CORES";
+  case RuntimeField::Gpus:
+    return "BENCHMATRIX_GPUS";
+  case RuntimeField::ResultDir:
+    return "BENCHMATRIX_RESULT_DIR";
+  case RuntimeField::TaskId:
+    return "BENCHMATRIX_TASK_ID";
+  }
+  return "BENCHMATRIX_SLOT";
+}
+
 Template Template::parse(std::string_view text, const SourceLocation& where) {
   static constexpr std::string_view k_parallel = "%%PARALLEL%%";
   Template result;

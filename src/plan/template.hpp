@@ -45,5 +45,8 @@ private:
 };
 
 std::string_view runtime_field_name(RuntimeField field);
+// The task protocol's environment variable that holds a runtime placeholder's value
+// (BENCHMATRIX_SLOT for {slot}, ...): what a shell script refers to in its place.
+std::string_view runtime_variable(RuntimeField field);
 
 } // namespace bm

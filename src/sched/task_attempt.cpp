@@ -48,7 +48,11 @@ TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease 
   for (const auto& [name, value] : m_commands.env) {
     set_variable(m_base_env, name, value);
   }
+  for (const auto& [name, value] : m_commands.shell_variables) {
+    set_variable(m_base_env, name, value);
+  }
   set_variable(m_base_env, "BENCHMATRIX_TASK_ID", runtime.task_id);
+  set_variable(m_base_env, "BENCHMATRIX_GPUS", runtime.gpus);
   set_variable(m_base_env, "BENCHMATRIX_SLOT", slot_name);
   set_variable(m_base_env, "BENCHMATRIX_CORES", runtime.cores);
   set_variable(m_base_env, "BENCHMATRIX_RESULT_DIR", runtime.result_dir);

@@ -230,6 +230,15 @@ nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
   if (settings.timeout) {
     spec["timeout"] = format_duration(*settings.timeout);
   }
+  if (!commands.shell_variables.empty()) {
+    // What the shell script's ${BENCHMATRIX_AXIS_...} references stand for: axis values, never
+    // secrets (and never redacted, so the spec says exactly what ran).
+    nlohmann::json variables = nlohmann::json::object();
+    for (const auto& [name, value] : commands.shell_variables) {
+      variables[name] = value;
+    }
+    spec["shell_variables"] = variables;
+  }
   if (!commands.setup.empty()) {
     spec["setup"] = show(commands.setup);
   }

@@ -55,6 +55,69 @@ for task, value in zip(plan["tasks"], expected):
     assert open(os.path.join(folder, "arg")).read() == value, (folder, value)
 PY
 
+# The same values in a shell script, in every quoting context (plain, "...", '...', a
+# here-document, $(...)), and in an argv that runs `sh -c`: each arrives as its exact bytes and
+# runs nothing.
+cat >shell.yaml <<'YAML'
+name: shell
+shell: true
+command: |
+  printf '%s|%s|%s|%s' {v} "{v}" '{v}' "$(printf %s {v})" > {result_dir}/arg
+  cat <<EOF >> {result_dir}/arg
+  |{v}
+  EOF
+matrix:
+  v: ["$(touch pwned)", "`touch pwned`", "'; touch pwned; '", "\"; touch pwned; \"", "EOF\ntouch pwned", "a b  *", "\\"]
+YAML
+run_bm 0 run shell.yaml --out out-shell
+assert_contains out.txt "shell: 7 succeeded, 0 failed"
+printf 'name: argv\ncommand: [sh, -c, "printf %%s \\"{v}\\" > {result_dir}/arg"]\nmatrix:\n  v: ["$(touch pwned)", "x`touch pwned`"]\n' >argv.yaml
+run_bm 0 run argv.yaml --out out-argv
+[ ! -e pwned ] && [ ! -e out-shell/pwned ] || fail "a value in a shell script ran as code"
+python3 - out-shell out-argv <<'PY'
+import json, os, sys
+for out in sys.argv[1:]:
+    plan = json.load(open(os.path.join(out, "plan.json")))
+    for task in plan["tasks"]:
+        folder = os.path.join(out, "tasks", task["path"])
+        value = json.load(open(os.path.join(folder, "task.json")))["axes"]["v"]
+        got = open(os.path.join(folder, "arg")).read()
+        want = value if out == "out-argv" else "|".join([value] * 5) + "\n"
+        assert got == want, (out, value, got)
+PY
+
+# Values that sanitize alike, nested values whose joins read alike, and a literal that looks like
+# another value's hashed folder: every task has a folder of its own, and a second run finds each
+# one done (no result overwrote another's).
+cat >collide.yaml <<'YAML'
+name: collide
+command: ["sh", "-c", "printf '%s %s' \"$0\" \"$1\" > \"$BENCHMATRIX_RESULT_DIR/values\"", "{v}", "{w}"]
+matrix:
+  v: ["a/b", "a_b", "a:b", "A_B"]
+  w:
+    - {name: x, matrix: {s: [y_z]}}
+    - {name: x_y, matrix: {s: [z]}}
+    - x_y_z
+YAML
+run_bm 0 run collide.yaml --out out-collide
+assert_contains out.txt "collide: 12 succeeded, 0 failed"
+hashed=$(python3 -c "import json; print(sorted(t['path'].split('/')[0] for t in json.load(open('out-collide/plan.json'))['tasks'])[0])")
+printf 'name: collide2\ncommand: [true]\nmatrix:\n  v: ["a/b", "%s"]\n' "$hashed" >collide2.yaml
+run_bm 0 run collide2.yaml --out out-collide2
+[ "$(find out-collide2/tasks -name result.json | wc -l)" = 2 ] || fail "a literal hashed name shared a folder"
+run_bm 0 run collide.yaml --out out-collide
+assert_contains out.txt "12 tasks already done"
+python3 - out-collide <<'PY'
+import json, os, sys
+out = sys.argv[1]
+plan = json.load(open(os.path.join(out, "plan.json")))
+paths = [t["path"] for t in plan["tasks"]]
+assert len(set(p.lower() for p in paths)) == 12, paths
+for task in plan["tasks"]:
+    spec = json.load(open(os.path.join(out, "tasks", task["path"], "result.json")))["spec"]
+    assert spec["task_id"] == task["task_id"], task
+PY
+
 # Hostile task output: malformed, enormous, NaN and Infinity lines are rejected one by one.
 cat >emit.py <<'PY'
 import os
