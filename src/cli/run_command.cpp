@@ -149,6 +149,31 @@ void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, cons
   }
 }
 
+// The journal's account of a killed run (its run-started and process-started events), for
+// end_orphans.
+LeftBehind left_behind(const std::vector<nlohmann::json>& events) {
+  LeftBehind left;
+  for (const auto& event : events) {
+    if (event.value("event", "") == "run-started") {
+      left.run_started_ticks = event.value("start_ticks", std::uint64_t{0});
+      left.tasks_dir = event.value("tasks_dir", "");
+      continue;
+    }
+    LeftBehind::Process process;
+    process.pid = event.value("pid", 0);
+    process.start_ticks = event.value("start_ticks", std::uint64_t{0});
+    if (event.contains("cgroups") && event["cgroups"].is_array()) {
+      for (const auto& dir : event["cgroups"]) {
+        if (dir.is_string()) {
+          process.cgroups.push_back(dir.get<std::string>());
+        }
+      }
+    }
+    left.processes.push_back(std::move(process));
+  }
+  return left;
+}
+
 // benchmatrix itself runs on the allowed CPUs that no slot uses (core 0 by default), so that
 // its bookkeeping never competes with a measured process. When every CPU is a slot's, it stays
 // where it is.
@@ -243,7 +268,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   store.open_for_run(plan, context);
   // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
   // its processes running: end them before new ones start beside them.
-  std::size_t orphans = end_orphans(store.processes_of_unfinished_run());
+  std::size_t orphans = end_orphans(left_behind(store.processes_of_unfinished_run()));
 
   RunHeader header;
   header.planned = plan.size();
@@ -275,10 +300,15 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   summary.selected = selected.size();
   summary.skipped_done = already_done;
   summary.started = utc_timestamp();
+  // Who ran, since when, and where its tasks' folders are: what a later run needs to find what
+  // this one left behind if it is killed.
   store.record({{"event", "run-started"},
                 {"tasks", to_run.size()},
                 {"skipped_done", already_done},
                 {"run_dir", store.run_dir().filename().string()},
+                {"pid", ::getpid()},
+                {"start_ticks", process_start_ticks(::getpid()).value_or(0)},
+                {"tasks_dir", (store.root() / "tasks").string()},
                 {"notices", header.notices}});
 
   ConsoleStatus status(stdout, options.verbose);

@@ -46,6 +46,14 @@ std::string take_line(std::string_view line, ReportedMetrics& out) {
     return "no \"metric\" name (a string of printable characters without ',' or '\"')";
   }
   std::string name = name_it->get<std::string>();
+  for (std::string_view own : {k_metric_wall, k_metric_user, k_metric_system, k_metric_rss}) {
+    if (name == own) {
+      // It would merge with benchmatrix's own measurement of every run.
+      return fmt::format("\"{}\" is one of benchmatrix's own measurements (wall_time, user_time, system_time, "
+                         "max_rss); report it under another name",
+                         name);
+    }
+  }
   MetricInfo info;
   if (auto unit = object.find("unit"); unit != object.end()) {
     if (!unit->is_string() || unit->get<std::string>().size() > 50) {

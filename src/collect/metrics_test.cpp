@@ -49,5 +49,16 @@ TEST(Metrics, HugeLineIsRejectedNotParsed) {
   EXPECT_NE(m.warnings[0].find("longer than"), std::string::npos);
 }
 
+TEST(Metrics, NamesOfBenchmatrixsOwnMeasurementsAreRefused) {
+  ReportedMetrics reported = parse_reported_metrics(
+      "{\"metric\": \"wall_time\", \"value\": 99}\n{\"metric\": \"max_rss\", \"samples\": [1]}\n"
+      "{\"metric\": \"wall_time_ms\", \"value\": 2}\n",
+      "m");
+  ASSERT_EQ(reported.values.size(), 1u);
+  EXPECT_EQ(reported.values[0].first, "wall_time_ms");
+  ASSERT_EQ(reported.warnings.size(), 2u);
+  EXPECT_NE(reported.warnings[0].find("one of benchmatrix's own measurements"), std::string::npos);
+}
+
 } // namespace
 } // namespace bm

@@ -45,7 +45,7 @@ std::string ProcessResult::describe() const {
   return "succeeded";
 }
 
-std::optional<std::uint64_t> process_start_ticks(int pid) {
+std::optional<ProcessStat> read_process_stat(int pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   std::FILE* file = std::fopen(path, "re");
@@ -61,15 +61,23 @@ std::optional<std::uint64_t> process_start_ticks(int pid) {
   if (rest == nullptr) {
     return std::nullopt;
   }
-  char state = 0;
+  ProcessStat stat;
   unsigned long long start = 0;
-  // After ") ": state (3), then fields 4..21, then starttime (22).
-  if (std::sscanf(rest + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
-                  &start) != 2 ||
-      state == 'Z' || state == 'X') {
+  // After ") ": state (3), ppid (4), pgrp (5), then fields 6..21, then starttime (22).
+  if (std::sscanf(rest + 1, " %c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                  &stat.state, &stat.group, &start) != 3) {
     return std::nullopt;
   }
-  return start;
+  stat.start_ticks = start;
+  return stat;
+}
+
+std::optional<std::uint64_t> process_start_ticks(int pid) {
+  std::optional<ProcessStat> stat = read_process_stat(pid);
+  if (!stat || stat->state == 'Z' || stat->state == 'X') {
+    return std::nullopt;
+  }
+  return stat->start_ticks;
 }
 
 } // namespace bm

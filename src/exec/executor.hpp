@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+
 namespace bm {
 
 using Clock = std::chrono::steady_clock;
@@ -19,6 +21,10 @@ struct ProcessSpec {
   std::string working_directory;     // empty: the orchestrator's own
   std::string stdout_path;           // appended to (created when missing); empty: /dev/null
   std::string stderr_path;           // appended to (created when missing); empty: /dev/null
+  // With a descriptor, the two paths are relative to that directory and resolved without following
+  // a link (a log that is a link, a FIFO or a device is refused, never written through); with
+  // AT_FDCWD, ordinary paths whose last component must still be a regular file, not a link.
+  int output_base = AT_FDCWD;
   std::vector<int> cpus;             // pin to these logical CPUs before exec; empty: not pinned
   std::optional<std::chrono::nanoseconds> timeout;  // wall-clock limit of this process
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};  // TERM -> KILL delay on timeout/interrupt
@@ -90,15 +96,25 @@ public:
   // Their ends still come back through wait(), marked interrupted.
   virtual void terminate_all(int signal) = 0;
 
-  // Called right after each process really starts, with its pid (= process group id) and its
-  // start time in clock ticks since boot (/proc/PID/stat field 22): with both, a later run can
-  // tell a process left behind by a killed benchmatrix from an unrelated one that reused the pid.
-  using SpawnListener = std::function<void(std::uint64_t token, int pid, std::uint64_t start_ticks)>;
+  // Called right after each process really starts, with its pid (= process group id), its start
+  // time in clock ticks since boot (/proc/PID/stat field 22) and its cgroup directories: with
+  // them, a later run can find what a killed benchmatrix left behind (the process, the rest of its
+  // group, its cgroup) and tell it from an unrelated process that reused a pid.
+  using SpawnListener = std::function<void(std::uint64_t token, int pid, std::uint64_t start_ticks,
+                                           const std::vector<std::string>& cgroups)>;
   void set_spawn_listener(SpawnListener listener) { m_spawn_listener = std::move(listener); }
 
 protected:
   SpawnListener m_spawn_listener;
 };
+
+// What /proc/PID/stat says of a process.
+struct ProcessStat {
+  char state = 0;               // R, S, D, Z, ...
+  int group = 0;                // its process group id
+  std::uint64_t start_ticks = 0;  // clock ticks since boot
+};
+std::optional<ProcessStat> read_process_stat(int pid);
 
 // The start time of a live process in clock ticks since boot, or nullopt when there is no such
 // process (or it is a zombie).

@@ -2,6 +2,7 @@
 
 #include "exec/signals.hpp"
 #include "exec/spawn.hpp"
+#include "util/directory.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -60,18 +61,21 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
-// Opens a file the child gets as stdin, stdout or stderr. With 0, 1 or 2 closed in the
-// orchestrator, open() would return one of them and an earlier dup2 file action could overwrite
-// it before its own dup2 runs: keep ours at 3 and above.
-UniqueFd open_for_child(const std::string& path, int flags) {
-  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NOCTTY, 0644));
+// Keeps a descriptor the child gets as stdin, stdout or stderr at 3 and above: with 0, 1 or 2
+// closed in the orchestrator, open() would return one of them and an earlier dup2 could
+// overwrite it before its own dup2 runs.
+UniqueFd high(UniqueFd fd) {
   if (fd && fd.get() < k_first_free_fd) {
-    int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, k_first_free_fd);
+    int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, k_first_free_fd);
     int saved = errno;
-    fd.reset(high);
+    fd.reset(moved);
     errno = saved;
   }
   return fd;
+}
+
+UniqueFd open_for_child(const std::string& path, int flags) {
+  return high(UniqueFd(::open(path.c_str(), flags | O_CLOEXEC | O_NOCTTY, 0644)));
 }
 
 // What exec will run for argv[0]. Like execvp in the child: the child's own PATH decides (the
@@ -161,15 +165,17 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   const std::string* paths[2] = {&spec.stdout_path, &spec.stderr_path};
   for (int i = 0; i < 2; ++i) {
     if (!paths[i]->empty() && spec.output_cap > 0) {
-      spawned.sinks[i] = OutputSink::open(*paths[i], spec.output_cap, spawned.error, &spawned.error_number);
+      spawned.sinks[i] =
+          OutputSink::open(spec.output_base, *paths[i], spec.output_cap, spawned.error, &spawned.error_number);
       if (!spawned.sinks[i]) {
         return spawned;
       }
     } else if (!paths[i]->empty()) {
-      output[i] = open_for_child(*paths[i], O_WRONLY | O_CREAT | O_APPEND);
+      output[i] = high(open_log(spec.output_base, *paths[i], O_WRONLY | O_CREAT | O_APPEND));
       if (!output[i]) {
         spawned.error_number = errno;
-        spawned.error = error_text("open", *paths[i], errno);
+        spawned.error = errno == EINVAL ? *paths[i] + " is not a regular file (a task must not replace its logs)"
+                                        : error_text("open", *paths[i], errno);
         return spawned;
       }
     }
@@ -397,7 +403,9 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
     }
   }
   if (m_spawn_listener) {
-    m_spawn_listener(spec.token, child.pid, process_start_ticks(child.pid).value_or(0));
+    static const std::vector<std::string> k_none;
+    m_spawn_listener(spec.token, child.pid, process_start_ticks(child.pid).value_or(0),
+                     child.cgroup ? child.cgroup->dirs : k_none);
   }
   m_children.emplace(child.pid, std::move(child));
 }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "util/directory.hpp"
 #include "util/error.hpp"
 
 namespace bm {
@@ -18,9 +19,10 @@ constexpr std::size_t k_chunk = 64 * 1024;
 
 } // namespace
 
-std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint64_t cap, std::string& error,
+std::unique_ptr<OutputSink> OutputSink::open(int base, const std::string& path, std::uint64_t cap, std::string& error,
                                              int* error_number) {
   std::unique_ptr<OutputSink> sink(new OutputSink());
+  sink->m_directory = base;
   sink->m_path = path;
   sink->m_head = cap / 2;
   sink->m_tail = cap - sink->m_head;
@@ -42,9 +44,11 @@ std::unique_ptr<OutputSink> OutputSink::open(const std::string& path, std::uint6
 bool OutputSink::open_file() {
   // The log is created with the first byte of output, so that a quiet process costs no file
   // (most benchmarks write nothing, and a file create is most of the cost of a short task).
-  m_file.reset(::open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  // Never through a link, and never into a FIFO or device planted under its name.
+  m_file = open_log(m_directory, m_path, O_RDWR | O_CREAT);
   if (!m_file) {
-    m_write_error = SystemError("open", m_path, errno).what();
+    m_write_error = errno == EINVAL ? m_path + " is not a regular file (a task must not replace its logs)"
+                                    : SystemError("open", m_path, errno).what();
     return false;
   }
   off_t end = ::lseek(m_file.get(), 0, SEEK_END);
@@ -131,12 +135,21 @@ std::uint64_t OutputSink::finish() {
   std::string marker = fmt::format("\n[benchmatrix: {} bytes dropped here; the first {} and last {} bytes of this "
                                    "process's output are kept]\n",
                                    dropped, m_head, m_tail);
-  std::string temporary_path = m_path + ".tail.tmp." + std::to_string(::getpid());
-  UniqueFd temporary(::open(temporary_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  // A nameless file beside the log (O_TMPFILE: nothing planted in the folder can stand in for it).
+  std::size_t slash = m_path.rfind('/');
+  std::string folder = slash == std::string::npos ? "." : m_path.substr(0, slash);
+  UniqueFd parent = m_directory == AT_FDCWD ? UniqueFd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+                                            : open_beneath(m_directory, folder, O_RDONLY | O_DIRECTORY);
+  UniqueFd temporary(parent ? ::openat(parent.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1);
+  if (!temporary && parent) {
+    // A file system without O_TMPFILE: a name of our own, created exclusively, unlinked at once.
+    std::string name = ".tail.tmp." + std::to_string(::getpid());
+    temporary.reset(::openat(parent.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    ::unlinkat(parent.get(), name.c_str(), 0);
+  }
   if (!temporary || !m_write_error.empty()) {
     return dropped;
   }
-  ::unlink(temporary_path.c_str());  // only our descriptor keeps it
   std::vector<char> buffer(k_chunk);
   std::uint64_t copied = 0;
   auto copy_ring = [&](std::uint64_t from, std::uint64_t length) {

@@ -18,7 +18,8 @@ public:
   // Opens a pipe; the child gets write_fd() as its stdout or stderr. The log is created (or
   // appended to) when the first byte arrives; when it cannot be, write_error() says why and the
   // output is read and dropped. Returns null with `error` set when the pipe cannot be opened.
-  static std::unique_ptr<OutputSink> open(const std::string& path, std::uint64_t cap, std::string& error,
+  // `path` is resolved as open_log does, below `base` (or AT_FDCWD).
+  static std::unique_ptr<OutputSink> open(int base, const std::string& path, std::uint64_t cap, std::string& error,
                                           int* error_number = nullptr);
 
   int read_fd() const { return m_read.get(); }
@@ -44,6 +45,7 @@ private:
   UniqueFd m_read;
   UniqueFd m_write;
   UniqueFd m_file;
+  int m_directory = -1;
   std::string m_path;
   std::uint64_t m_base = 0;   // where this process's output starts in the file
   std::uint64_t m_head = 0;   // bytes kept from the start

@@ -1,5 +1,6 @@
 #include "exec/output_sink.hpp"
 
+#include <fcntl.h>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
@@ -31,7 +32,7 @@ TEST(OutputSink, SmallOutputIsKeptWholeAndAppended) {
   std::string path = temp_log("small");
   write_file_atomic(path, "earlier run\n");
   std::string error;
-  auto sink = OutputSink::open(path, 100, error);
+  auto sink = OutputSink::open(AT_FDCWD, path, 100, error);
   ASSERT_TRUE(sink) << error;
   feed(*sink, "hello\nworld\n", 5);
   EXPECT_EQ(sink->finish(), 0u);
@@ -42,7 +43,7 @@ TEST(OutputSink, SmallOutputIsKeptWholeAndAppended) {
 TEST(OutputSink, KeepsHeadAndTailInOrderWithAMarker) {
   std::string path = temp_log("flood");
   std::string error;
-  auto sink = OutputSink::open(path, 20, error);
+  auto sink = OutputSink::open(AT_FDCWD, path, 20, error);
   ASSERT_TRUE(sink) << error;
   std::string text;
   for (int i = 0; i < 100; ++i) {
@@ -59,7 +60,7 @@ TEST(OutputSink, KeepsHeadAndTailInOrderWithAMarker) {
 TEST(OutputSink, ExactlyTheCapIsNotTruncated) {
   std::string path = temp_log("exact");
   std::string error;
-  auto sink = OutputSink::open(path, 10, error);
+  auto sink = OutputSink::open(AT_FDCWD, path, 10, error);
   ASSERT_TRUE(sink);
   feed(*sink, "0123456789", 3);
   EXPECT_EQ(sink->finish(), 0u);
@@ -70,7 +71,7 @@ TEST(OutputSink, NoOutputCreatesNoFile) {
   std::string path = temp_log("quiet");
   std::filesystem::remove(path);
   std::string error;
-  auto sink = OutputSink::open(path, 10, error);
+  auto sink = OutputSink::open(AT_FDCWD, path, 10, error);
   ASSERT_TRUE(sink) << error;
   sink->close_write_end();
   EXPECT_EQ(sink->finish(), 0u);
@@ -80,7 +81,7 @@ TEST(OutputSink, NoOutputCreatesNoFile) {
 
 TEST(OutputSink, AnUnwritableLogDropsTheOutputAndSaysWhy) {
   std::string error;
-  auto sink = OutputSink::open("/nonexistent/dir/log", 10, error);
+  auto sink = OutputSink::open(AT_FDCWD, "/nonexistent/dir/log", 10, error);
   ASSERT_TRUE(sink) << error;
   feed(*sink, "lost", 2);
   sink->finish();

@@ -12,11 +12,16 @@ Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool&
       m_options(std::move(options)) {
   // Every real start is journaled with the process's identity, so that a run after a crash can
   // find and end what this one left running (see end_orphans).
-  m_executor.set_spawn_listener([this](std::uint64_t token, int pid, std::uint64_t start_ticks) {
-    auto found = m_running.find(token);
-    std::string task = found == m_running.end() ? "" : found->second.group->task_id(found->second.attempt);
-    m_store.record({{"event", "process-started"}, {"task_id", task}, {"pid", pid}, {"start_ticks", start_ticks}});
-  });
+  m_executor.set_spawn_listener(
+      [this](std::uint64_t token, int pid, std::uint64_t start_ticks, const std::vector<std::string>& cgroups) {
+        auto found = m_running.find(token);
+        std::string task = found == m_running.end() ? "" : found->second.group->task_id(found->second.attempt);
+        nlohmann::json event = {{"event", "process-started"}, {"task_id", task}, {"pid", pid}, {"start_ticks", start_ticks}};
+        if (!cgroups.empty()) {
+          event["cgroups"] = cgroups;
+        }
+        m_store.record(std::move(event));
+      });
 }
 
 Runner::~Runner() {
@@ -126,11 +131,20 @@ void Runner::fill() {
     std::string slot = m_pool.slot_name(lease->slot);
     std::vector<std::unique_ptr<TaskAttempt>> attempts;
     for (std::size_t task : tasks) {
-      m_store.begin_task(m_plan, task, next->attempt, slot, lease->cpus, lease->gpus);
+      std::string warning;
+      bool usable = m_store.begin_task(m_plan, task, next->attempt, slot, lease->cpus, lease->gpus, warning);
       m_status.task_started(m_plan, task, *lease, next->attempt);
-      attempts.push_back(std::make_unique<TaskAttempt>(m_plan, task, next->attempt, *lease, slot,
-                                                       m_store.task_dir(m_plan, task), m_options.attempt));
-      m_to_describe.push_back(task);
+      auto attempt = std::make_unique<TaskAttempt>(m_plan, task, next->attempt, *lease, slot,
+                                                   m_store.folder(m_plan, task), m_options.attempt);
+      if (!usable) {
+        attempt->fail_before_start(warning);  // nothing of it runs; the others go on
+      } else {
+        if (!warning.empty()) {
+          attempt->add_warning(warning);
+        }
+        m_to_describe.push_back(task);
+      }
+      attempts.push_back(std::move(attempt));
       ++m_summary.attempts;
     }
     advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed));
@@ -210,6 +224,8 @@ void Runner::prepare_ahead() {
 
 void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   TaskOutcome outcome = attempt->take_outcome();
+  // A task that forged or removed benchmatrix's files in its folder fails, whatever it exited with.
+  m_store.inspect(m_plan, outcome);
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
   bool will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;

@@ -5,6 +5,7 @@
 
 #include "stats/descriptive.hpp"
 #include "util/clock.hpp"
+#include "util/directory.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -36,11 +37,11 @@ void set_variable(std::vector<std::string>& env, const std::string& name, const 
 } // namespace
 
 TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease lease, std::string slot_name,
-                         std::filesystem::path dir, const AttemptContext& context)
-    : m_plan(plan), m_task(task), m_lease(std::move(lease)), m_dir(std::move(dir)),
+                         TaskFolderRef folder, const AttemptContext& context)
+    : m_plan(plan), m_task(task), m_lease(std::move(lease)), m_folder(std::move(folder)),
       m_settings(plan.settings(task)), m_started(std::chrono::steady_clock::now()) {
   m_timeout = context.timeout ? context.timeout : m_settings.timeout;
-  RuntimeContext runtime{slot_name, id_list(m_lease.cpus, ","), id_list(m_lease.gpus, ","), m_dir.string(),
+  RuntimeContext runtime{slot_name, id_list(m_lease.cpus, ","), id_list(m_lease.gpus, ","), m_folder.path.string(),
                          plan.task_id(task)};
   m_commands = plan.render(task, &runtime);
 
@@ -56,7 +57,7 @@ TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease 
   set_variable(m_base_env, "BENCHMATRIX_SLOT", slot_name);
   set_variable(m_base_env, "BENCHMATRIX_CORES", runtime.cores);
   set_variable(m_base_env, "BENCHMATRIX_RESULT_DIR", runtime.result_dir);
-  set_variable(m_base_env, "BENCHMATRIX_RESULT_FILE", (m_dir / "metrics.jsonl").string());
+  set_variable(m_base_env, "BENCHMATRIX_RESULT_FILE", (m_folder.path / "metrics.jsonl").string());
   if (!m_lease.gpus.empty()) {
     set_variable(m_base_env, "CUDA_VISIBLE_DEVICES", runtime.gpus);
   }
@@ -105,8 +106,11 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   spec.argv = argv;
   spec.env = environment(step);
   spec.working_directory = m_plan.config().workdir;
-  spec.stdout_path = (m_dir / "stdout.log").string();
-  spec.stderr_path = (m_dir / "stderr.log").string();
+  // Opened below OUT/tasks without following links: a task that replaced its folder or a log
+  // with a link cannot have benchmatrix write anywhere else.
+  spec.output_base = m_folder.tasks_fd;
+  spec.stdout_path = m_folder.relative + "/stdout.log";
+  spec.stderr_path = m_folder.relative + "/stderr.log";
   spec.cpus = m_lease.cpus;
   spec.timeout = m_timeout;
   spec.kill_grace = m_settings.kill_grace;
@@ -124,9 +128,14 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
 
 void TaskAttempt::collect_metrics(RunRecord& record) {
   // Only what this run appended is its own: earlier bytes belong to warm-ups or earlier runs.
-  std::filesystem::path path = m_dir / "metrics.jsonl";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::filesystem::path path = m_folder.path / "metrics.jsonl";
+  UniqueFd fd = open_log(m_folder.tasks_fd, m_folder.relative + "/metrics.jsonl", O_RDONLY);
   if (!fd) {
+    if (errno != ENOENT) {
+      // A link, a FIFO, a device: never followed, waited on or read without end.
+      m_outcome.warnings.push_back(fmt::format("run {}: {} is not a regular file; its metrics are ignored",
+                                               record.index, path.string()));
+    }
     return;
   }
   off_t end = ::lseek(fd.get(), 0, SEEK_END);
@@ -296,6 +305,14 @@ std::optional<Phase> TaskAttempt::next_phase() const {
 void TaskAttempt::set_interleaving(std::uint64_t seed, std::vector<std::vector<std::string>> rounds) {
   m_outcome.interleave_seed = seed;
   m_outcome.interleaved_rounds = std::move(rounds);
+}
+
+void TaskAttempt::fail_before_start(std::string reason) {
+  BM_ASSERT(!m_running);
+  m_outcome.status = TaskStatus::Failed;
+  m_outcome.reason = std::move(reason);
+  m_next_step = m_steps.size();
+  m_finished = true;
 }
 
 void TaskAttempt::stop() {

@@ -11,6 +11,7 @@
 #include "exec/executor.hpp"
 #include "plan/plan.hpp"
 #include "resources/pool.hpp"
+#include "store/task_folder.hpp"
 
 namespace bm {
 
@@ -27,13 +28,16 @@ struct AttemptContext {
 class TaskAttempt {
 public:
   TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease lease, std::string slot_name,
-              std::filesystem::path dir, const AttemptContext& context);
+              TaskFolderRef folder, const AttemptContext& context);
 
   // The next process of the lifecycle, or nullopt when the attempt is over.
   std::optional<ProcessSpec> next_process(std::uint64_t token);
   void process_ended(const ProcessResult& result);
   // The run is being interrupted: an attempt not yet over ends as interrupted, starting nothing more.
   void stop();
+  // The attempt cannot start (its folder is unusable): it fails at once, for `reason`.
+  void fail_before_start(std::string reason);
+  void add_warning(std::string warning) { m_outcome.warnings.push_back(std::move(warning)); }
 
   bool finished() const { return m_finished; }
   // The phase of the process next_process() would start; nullopt when the attempt is over.
@@ -59,7 +63,7 @@ private:
   const Plan& m_plan;
   std::size_t m_task;
   Lease m_lease;
-  std::filesystem::path m_dir;
+  TaskFolderRef m_folder;
   TaskCommands m_commands;
   ResolvedSettings m_settings;
   std::optional<std::chrono::nanoseconds> m_timeout;

@@ -1,5 +1,6 @@
 #include "store/journal.hpp"
 
+#include <cstdint>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,17 +11,10 @@
 
 namespace bm {
 
-std::size_t Journal::repair(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) {
-      return 0;
-    }
-    throw_errno("open", path.string());
-  }
+std::size_t Journal::repair(int fd, const std::string& path) {
   struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
-    throw_errno("fstat", path.string());
+  if (::fstat(fd, &info) != 0) {
+    throw_errno("fstat", path);
   }
   off_t size = info.st_size;
   // Scan back from the end for the last newline, a block at a time.
@@ -28,9 +22,9 @@ std::size_t Journal::repair(const std::filesystem::path& path) {
   char buffer[4096];
   for (off_t end = size; end > 0;) {
     off_t start = end > static_cast<off_t>(sizeof buffer) ? end - static_cast<off_t>(sizeof buffer) : 0;
-    ssize_t n = ::pread(fd.get(), buffer, static_cast<size_t>(end - start), start);
+    ssize_t n = ::pread(fd, buffer, static_cast<size_t>(end - start), start);
     if (n < 0) {
-      throw_errno("pread", path.string());
+      throw_errno("pread", path);
     }
     bool found = false;
     for (ssize_t i = n - 1; i >= 0; --i) {
@@ -48,19 +42,20 @@ std::size_t Journal::repair(const std::filesystem::path& path) {
   if (keep == size) {
     return 0;
   }
-  if (::ftruncate(fd.get(), keep) != 0) {
-    throw_errno("ftruncate", path.string());
+  if (::ftruncate(fd, keep) != 0) {
+    throw_errno("ftruncate", path);
   }
   return static_cast<size_t>(size - keep);
 }
 
-Journal Journal::open(const std::filesystem::path& path) {
-  repair(path);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+Journal Journal::open(const Directory& out, std::string_view name) {
+  std::string path = (out.path() / name).string();
+  UniqueFd fd = out.open_file(name, O_RDWR | O_CREAT | O_APPEND);
   if (!fd) {
-    throw_errno("open", path.string());
+    throw SystemError("open", path + (errno == EINVAL ? " (not a regular file)" : ""), errno);
   }
-  return Journal(std::move(fd), path.string());
+  repair(fd.get(), path);
+  return Journal(std::move(fd), path);
 }
 
 void Journal::append(nlohmann::json event) {
@@ -73,7 +68,15 @@ void Journal::append(nlohmann::json event) {
 
 std::vector<nlohmann::json> Journal::read(const std::filesystem::path& path) {
   std::vector<nlohmann::json> events;
-  std::optional<std::string> file = read_file_if_present(path);
+  std::optional<std::string> file;
+  try {
+    file = Directory::open(path.parent_path()).read(path.filename().string(), SIZE_MAX);
+  } catch (const SystemError& error) {
+    if (error.error_number() == ENOENT) {
+      return events;
+    }
+    throw;
+  }
   if (!file) {
     return events;
   }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/directory.hpp"
 #include "util/fs.hpp"
 
 namespace bm {
@@ -16,8 +17,9 @@ namespace bm {
 // durable by the Store's group commit (a Committer fdatasyncs fd() at most once per window).
 class Journal {
 public:
-  // Opens for appending; a torn last line left by a crash is cut off first (see repair()).
-  static Journal open(const std::filesystem::path& path);
+  // Opens `name` in `out` for appending (a regular file only: never a link, a FIFO or a device);
+  // a torn last line left by a crash is cut off first (see repair()).
+  static Journal open(const Directory& out, std::string_view name);
 
   void append(nlohmann::json event);
 
@@ -25,8 +27,8 @@ public:
 
   // Reads every complete event; a torn last line is ignored, a corrupt middle line skipped.
   static std::vector<nlohmann::json> read(const std::filesystem::path& path);
-  // Truncates the file after its last newline; returns how many bytes were cut.
-  static std::size_t repair(const std::filesystem::path& path);
+  // Truncates the open file after its last newline; returns how many bytes were cut.
+  static std::size_t repair(int fd, const std::string& path);
 
   static constexpr std::chrono::milliseconds k_commit_window{50};
 

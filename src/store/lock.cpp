@@ -24,20 +24,28 @@ std::string host_name() {
 
 } // namespace
 
-OutputLock OutputLock::acquire(const std::filesystem::path& out_dir) {
-  std::filesystem::path path = out_dir / ".lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+OutputLock OutputLock::acquire(const Directory& out, std::string_view doing) {
+  std::filesystem::path path = out.path() / ".lock";
+  UniqueFd fd = out.open_file(".lock", O_RDWR | O_CREAT);
   if (!fd) {
+    if (errno == ELOOP || errno == EINVAL) {
+      throw UserError(fmt::format("{} is not a regular file (a link or something else planted there): benchmatrix "
+                                  "does not follow links inside its results folder; remove it",
+                                  path.string()));
+    }
     throw_errno("open", path.string());
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) {
       throw_errno("flock", path.string());
     }
-    std::string holder(trim(read_file(path)));
-    throw UserError(fmt::format("{} is in use by another benchmatrix run ({}); wait for it to finish or use "
-                                "another --out",
-                                out_dir.string(), holder.empty() ? "holder unknown" : holder));
+    char buffer[256] = {};
+    ssize_t n = ::pread(fd.get(), buffer, sizeof buffer - 1, 0);
+    std::string holder(trim(std::string_view(buffer, n > 0 ? static_cast<size_t>(n) : 0)));
+    throw UserError(fmt::format("{} is in use by another benchmatrix run ({}); wait for it to finish before this {}, "
+                                "or use another {}",
+                                out.path().string(), holder.empty() ? "holder unknown" : holder, doing,
+                                doing == "run" ? "--out" : "--output"));
   }
   // Record who holds it, for the message above; the lock itself is the flock, not this text.
   std::string holder = fmt::format("pid {} on {}\n", ::getpid(), host_name());

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 
+#include "util/directory.hpp"
 #include "util/fs.hpp"
 
 namespace bm {
@@ -11,8 +12,9 @@ namespace bm {
 // drops it when the holder dies, so a lock left by a crashed run is simply taken over.
 class OutputLock {
 public:
-  // Throws UserError naming the holder's PID and host when another process holds it.
-  static OutputLock acquire(const std::filesystem::path& out_dir);
+  // Throws UserError naming the holder's PID and host when another process holds it (`doing`
+  // says what the refused command was about to do), or when OUT/.lock is not a regular file.
+  static OutputLock acquire(const Directory& out, std::string_view doing = "run");
 
   OutputLock(OutputLock&&) noexcept = default;
   OutputLock& operator=(OutputLock&&) noexcept = default;

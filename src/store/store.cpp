@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <unordered_set>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,12 +26,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::optional<nlohmann::json> read_json(const fs::path& path) {
+// The largest file of its own benchmatrix reads back (a result.json of a million samples is tens
+// of MB): a bigger one was not written by it.
+constexpr std::size_t k_max_own_file = std::size_t{1} << 30;
+
+std::optional<nlohmann::json> read_json(const Directory& dir, std::string_view name) {
   std::optional<std::string> text;
   try {
-    text = read_file_if_present(path);  // missing (a pending task) is no exception
+    text = dir.read(name, k_max_own_file);  // missing (a pending task) is no exception
   } catch (const SystemError&) {
-    return std::nullopt;  // unreadable: never counts as a result
+    return std::nullopt;  // unreadable, a link, a FIFO: never counts as a result
   }
   if (!text) {
     return std::nullopt;
@@ -46,21 +51,18 @@ std::string dump(const nlohmann::json& json) {
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-void remove_if_exists(const fs::path& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    throw_errno("unlink", path.string());
-  }
-}
+// The entries benchmatrix itself makes at the top of OUT, and what each must be.
+struct OwnEntry {
+  std::string_view name;
+  bool directory;
+};
+constexpr OwnEntry k_own_entries[] = {{"tasks", true},          {"runs", true},         {".lock", false},
+                                      {"journal.jsonl", false}, {"plan.json", false},   {"summary.json", false},
+                                      {"samples.csv", false},   {"comparison_table.md", false}};
 
-// Temporary files (NAME.tmp.PID) left by a writer that was killed before its rename: they were
-// never part of a result, and the next writer of that folder removes them.
-void remove_temporaries(const fs::path& dir) {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(dir, error)) {
-    if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
-      fs::remove(entry.path(), error);
-    }
-  }
+bool is_write_failure_of_the_disk(const SystemError& error) {
+  return error.error_number() == ENOSPC || error.error_number() == EDQUOT || error.error_number() == EIO ||
+         error.error_number() == EROFS;
 }
 
 std::string cpu_text(const std::vector<int>& ids) {
@@ -254,25 +256,87 @@ fs::path Store::task_dir(const Plan& plan, std::size_t task) const {
   return m_root / "tasks" / plan.relative_path(task);
 }
 
-TaskState Store::state(const Plan& plan, std::size_t task) const {
-  fs::path dir = task_dir(plan, task);
+void Store::check_structure() const {
+  struct stat info {};
+  if (::stat(m_root.c_str(), &info) != 0) {
+    if (errno == ENOENT) {
+      return;  // nothing here yet
+    }
+    throw UserError(fmt::format("{}: cannot use it as the results folder: {}", m_root.string(), std::strerror(errno)));
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    throw UserError(fmt::format("{} is not a folder; choose another --out", m_root.string()));
+  }
+  for (const auto& [name, directory] : k_own_entries) {
+    struct stat entry {};
+    fs::path path = m_root / name;
+    if (::lstat(path.c_str(), &entry) != 0) {
+      continue;
+    }
+    bool right = directory ? S_ISDIR(entry.st_mode) : S_ISREG(entry.st_mode);
+    if (!right) {
+      throw UserError(fmt::format("{} is {}, not the {} benchmatrix made there; benchmatrix never follows links or "
+                                  "writes through something else inside its results folder: remove it, or choose "
+                                  "another --out",
+                                  path.string(),
+                                  S_ISLNK(entry.st_mode) ? "a symbolic link"
+                                  : S_ISDIR(entry.st_mode) ? "a folder"
+                                  : S_ISFIFO(entry.st_mode) ? "a FIFO"
+                                                            : "not a regular file",
+                                  directory ? "folder" : "file"));
+    }
+  }
+}
+
+std::optional<Directory> Store::tasks_for_reading() const {
+  try {
+    struct stat info {};
+    if (::lstat((m_root / "tasks").c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      return std::nullopt;  // nothing has run here yet (or it is not ours: check_structure says so)
+    }
+    return Directory::open(m_root).find("tasks");
+  } catch (const SystemError&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+TaskState state_in(const Directory& tasks, const Plan& plan, std::size_t task) {
+  std::optional<Directory> dir;
+  try {
+    dir = tasks.find(plan.relative_path(task));
+  } catch (const SystemError&) {
+    return TaskState::Pending;  // a link or a file on its path: nothing there counts
+  }
+  if (!dir) {
+    return TaskState::Pending;
+  }
   std::string id = plan.task_id(task);
-  if (auto result = read_json(dir / "result.json")) {
+  if (auto result = read_json(*dir, "result.json")) {
     return result->value("task_id", "") == id ? TaskState::Done : TaskState::Stale;
   }
-  if (auto failure = read_json(dir / "failure.json")) {
+  if (auto failure = read_json(*dir, "failure.json")) {
     return failure->value("task_id", "") == id ? TaskState::Failed : TaskState::Stale;
   }
   return TaskState::Pending;
+}
+
+} // namespace
+
+TaskState Store::state(const Plan& plan, std::size_t task) const {
+  std::optional<Directory> tasks = tasks_for_reading();
+  return tasks ? state_in(*tasks, plan, task) : TaskState::Pending;
 }
 
 std::optional<std::unordered_set<std::string>> task_folders_holding(const fs::path& tasks_root,
                                                                   std::initializer_list<std::string_view> names) {
   std::unordered_set<std::string> found;
   std::error_code error;
-  if (!fs::is_directory(tasks_root, error)) {
-    return found;  // nothing has run here yet
+  if (!fs::is_directory(fs::symlink_status(tasks_root, error))) {
+    return found;  // nothing has run here yet, or not a folder of ours: nothing in it counts
   }
+  // The walk never follows a link (the iterator's default), so it stays inside OUT/tasks.
   for (auto it = fs::recursive_directory_iterator(tasks_root, fs::directory_options::skip_permission_denied, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
     const std::string name = it->path().filename().string();
@@ -291,29 +355,76 @@ std::vector<TaskState> Store::states(const Plan& plan, const std::vector<std::si
   // read. A matrix of a million tasks with few results costs a walk of the few, not a million
   // failed opens.
   std::vector<TaskState> states(tasks.size(), TaskState::Pending);
-  auto marked = task_folders_holding(m_root / "tasks", {"result.json", "failure.json"});
-  if (!marked) {
-    // An unreadable part of the tree: ask each task's files, the slow and sure way.
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-      states[i] = state(plan, tasks[i]);
-    }
+  std::optional<Directory> root = tasks_for_reading();
+  if (!root) {
     return states;
   }
+  auto marked = task_folders_holding(m_root / "tasks", {"result.json", "failure.json"});
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    if (!marked->empty() && marked->count(plan.relative_path(tasks[i])) != 0) {
-      states[i] = state(plan, tasks[i]);
+    // An unreadable part of the tree: ask each task's files, the slow and sure way.
+    if (!marked || (!marked->empty() && marked->count(plan.relative_path(tasks[i])) != 0)) {
+      states[i] = state_in(*root, plan, tasks[i]);
     }
   }
   return states;
 }
 
-void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
-  make_directories(m_root);
-  m_lock = OutputLock::acquire(m_root);
-  m_root_fd = UniqueFd(::open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!m_root_fd) {
-    throw_errno("open", m_root.string());
+std::optional<std::string> Store::recorded_name() const {
+  // plan.json opens with its head (schema, name, ...): the name is read without parsing the task
+  // list of a million-task plan.
+  struct NameReader : nlohmann::json_sax<nlohmann::json> {
+    int depth = 0;
+    bool next_is_name = false;
+    std::optional<std::string> name;
+    bool null() override { return done(); }
+    bool boolean(bool) override { return done(); }
+    bool number_integer(number_integer_t) override { return done(); }
+    bool number_unsigned(number_unsigned_t) override { return done(); }
+    bool number_float(number_float_t, const string_t&) override { return done(); }
+    bool string(string_t& value) override {
+      if (next_is_name) {
+        name = value;
+        return false;  // found: stop parsing
+      }
+      return true;
+    }
+    bool binary(binary_t&) override { return done(); }
+    bool start_object(std::size_t) override { return ++depth, done(); }
+    bool key(string_t& key) override {
+      next_is_name = depth == 1 && key == "name";
+      return true;
+    }
+    bool end_object() override { return --depth, done(); }
+    bool start_array(std::size_t) override { return ++depth, done(); }
+    bool end_array() override { return --depth, done(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+    bool done() {
+      next_is_name = false;
+      return true;
+    }
+  };
+  try {
+    Directory out = Directory::open(m_root);
+    UniqueFd fd = out.open_file("plan.json", O_RDONLY);
+    if (!fd) {
+      return std::nullopt;
+    }
+    std::string head(1 << 16, '\0');
+    ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
+    head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    NameReader reader;
+    nlohmann::json::sax_parse(head, &reader, nlohmann::json::input_format_t::json, false);
+    return reader.name;
+  } catch (const std::exception&) {
+    return std::nullopt;
   }
+}
+
+void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
+  check_structure();
+  make_directories(m_root);
+  m_out = Directory::open(m_root);
+  m_lock = OutputLock::acquire(m_out);
   // Written task by task, one line each: a plan of a million tasks is never one JSON tree in
   // memory (that was over a gigabyte, and every later process's max_rss started from it).
   nlohmann::json head = {{"schema", k_schema},
@@ -324,7 +435,7 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
                          {"axes", plan.axis_names()},
                          {"analysis", plan.config().analysis.to_json()},
                          {"context", context}};
-  AtomicFileWriter out(m_root / "plan.json");
+  AtomicFileWriter out(m_out.fd(), "plan.json", (m_root / "plan.json").string());
   out.append(json_array_start(head, "tasks"));
   nlohmann::json entry = nlohmann::json::object();
   for (std::size_t task = 0; task < plan.size(); ++task) {
@@ -336,76 +447,73 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
   }
   out.append(json_array_end(plan.size() == 0));
   out.commit();
-  m_journal = Journal::open(m_root / "journal.jsonl");
-  remove_temporaries(m_root);
+  m_journal = Journal::open(m_out, "journal.jsonl");
+  m_out.remove_temporaries();
+  m_tasks = m_out.make("tasks");
+  Directory runs = m_out.make("runs");
   std::string stamp = utc_compact_timestamp();
-  m_run_dir = m_root / "runs" / stamp;
-  for (int suffix = 2; fs::exists(m_run_dir); ++suffix) {
-    m_run_dir = m_root / "runs" / (stamp + "-" + std::to_string(suffix));
+  std::string name = stamp;
+  for (int suffix = 2; runs.entry(name); ++suffix) {
+    name = stamp + "-" + std::to_string(suffix);
   }
-  make_directories(m_run_dir);
+  runs.make(name);
+  m_run_name = name;
   m_dirty = true;
 }
-
-namespace {
-
-// Makes `dir`: true when it was made now, false when it existed; throws on failure.
-bool make_fresh_directory(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0) {
-    return true;
-  }
-  if (errno == EEXIST) {
-    return false;
-  }
-  if (errno != ENOENT) {
-    throw_errno("mkdir", dir.string());
-  }
-  make_directories(dir.parent_path());
-  if (::mkdir(dir.c_str(), 0755) == 0) {
-    return true;
-  }
-  if (errno != EEXIST) {
-    throw_errno("mkdir", dir.string());
-  }
-  return false;
-}
-
-} // namespace
 
 void Store::prepare_folder(const Plan& plan, std::size_t task) {
   if (m_prepared.count(task) != 0) {
     return;
   }
   try {
-    m_prepared[task] = make_fresh_directory(task_dir(plan, task));
+    bool made = false;
+    m_tasks.make(plan.relative_path(task), &made);
+    m_prepared[task] = made;
   } catch (const SystemError&) {
-    // Left to begin_task, which reports it for the task that needs the folder.
+    // Left to begin_task, which deals with it for the task that needs the folder.
   }
 }
 
-void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
-                       const std::vector<int>& cpus, const std::vector<int>& gpus) {
-  fs::path dir = task_dir(plan, task);
+Directory Store::usable_folder(const Plan& plan, std::size_t task, bool* repaired) {
+  // Only tasks and benchmatrix write below OUT/tasks: a link or a file standing where a task's
+  // folder goes was planted there, and is replaced by a folder (never followed).
+  return m_tasks.make(plan.relative_path(task), nullptr, true, repaired);
+}
+
+bool Store::begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
+                       const std::vector<int>& cpus, const std::vector<int>& gpus, std::string& warning) {
   // A folder made just now (or ahead, by prepare_folder) holds nothing to clear: the common case
   // costs one mkdir, and none at all when it was made ahead.
   auto prepared = m_prepared.find(task);
-  bool fresh = false;
-  if (prepared != m_prepared.end() && fs::is_directory(dir)) {
-    fresh = prepared->second;
-  } else {
-    fresh = make_fresh_directory(dir);
-  }
+  bool fresh = prepared != m_prepared.end() && prepared->second;
   if (prepared != m_prepared.end()) {
     m_prepared.erase(prepared);
   }
-  if (!fresh) {
-    // The old markers go first: from here until result.json is written, the task is not done.
-    remove_if_exists(dir / "result.json");
-    remove_if_exists(dir / "failure.json");
-    remove_temporaries(dir);
-    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "env.json"}) {
-      remove_if_exists(dir / name);
+  try {
+    bool made = false;
+    bool repaired = false;
+    Directory dir = m_tasks.make(plan.relative_path(task), &made, true, &repaired);
+    fresh = (fresh || made) && !repaired;
+    if (repaired) {
+      warning = fmt::format("a symbolic link or a file stood on the path of the task's folder {} (planted by a task): "
+                            "it was replaced by a folder",
+                            task_dir(plan, task).string());
     }
+    if (!fresh) {
+      // The old markers go first: from here until result.json is written, the task is not done.
+      for (std::string_view name : {"result.json", "failure.json", "samples.csv", "stdout.log", "stderr.log",
+                                    "metrics.jsonl", "env.json"}) {
+        dir.remove(name);
+      }
+      dir.remove_temporaries();
+    }
+    m_folders[task] = FolderRecord{dir.identity(), std::nullopt};
+  } catch (const SystemError& error) {
+    if (is_write_failure_of_the_disk(error)) {
+      throw;
+    }
+    warning = fmt::format("its folder {} cannot be used: {}", task_dir(plan, task).string(), error.what());
+    return false;
   }
   // Journaled by describe_task, after the start: a write to the journal can wait for the
   // background sync's writeback of that very page, and a slot's hand-off must not.
@@ -416,6 +524,11 @@ void Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
                             {"slot", slot},
                             {"cpus", cpus},
                             {"gpus", gpus}};
+  return true;
+}
+
+TaskFolderRef Store::folder(const Plan& plan, std::size_t task) const {
+  return {task_dir(plan, task), m_tasks.fd(), plan.relative_path(task)};
 }
 
 std::string comparable_environment_hash(const std::vector<std::string>& inherited, const EnvList& config_env) {
@@ -439,7 +552,7 @@ void Store::write_run_environment(const std::vector<std::string>& inherited) {
     std::string name = entry.substr(0, entry.find('='));
     variables[name] = redacted(name, entry.substr(std::min(entry.size(), name.size() + 1)));
   }
-  write_file_atomic(m_run_dir / "environment.json", dump({{"schema", k_schema}, {"variables", variables}}));
+  run_folder().write_atomic("environment.json", dump({{"schema", k_schema}, {"variables", variables}}));
   m_inherited = inherited;
   m_inherited_hashes.clear();
   m_dirty = true;
@@ -464,8 +577,23 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   if (hash == m_inherited_hashes.end()) {
     hash = m_inherited_hashes.emplace(names, comparable_environment_hash(m_inherited, config_env)).first;
   }
-  spec["environment"] = {{"run", m_run_dir.filename().string()}, {"inherited_hash", hash->second}};
-  write_file_atomic(task_dir(plan, task) / "task.json", dump(spec));
+  spec["environment"] = {{"run", m_run_name}, {"inherited_hash", hash->second}};
+  try {
+    // Into whatever folder stands at the task's path now (always inside OUT); inspect() tells
+    // whether the task kept it.
+    Directory dir = m_tasks.make(plan.relative_path(task));
+    dir.write_atomic("task.json", dump(spec));
+    if (auto record = m_folders.find(task); record != m_folders.end()) {
+      if (auto info = dir.entry("task.json")) {
+        record->second.task_json = version_of(*info);
+      }
+    }
+  } catch (const SystemError& error) {
+    if (is_write_failure_of_the_disk(error)) {
+      throw;
+    }
+    // The task made its folder unusable; inspect() fails the attempt and finish_task repairs it.
+  }
   spec.erase("schema");
   spec.erase("environment");
   m_spec_texts[task] = indented_json(spec, 1);  // for its result.json
@@ -473,7 +601,13 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
 }
 
 bool Store::environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const {
-  auto recorded = read_json(task_dir(plan, task) / "task.json");
+  std::optional<Directory> tasks = tasks_for_reading();
+  std::optional<Directory> dir;
+  try {
+    dir = tasks ? tasks->find(plan.relative_path(task)) : std::nullopt;
+  } catch (const SystemError&) {
+  }
+  auto recorded = dir ? read_json(*dir, "task.json") : std::nullopt;
   if (!recorded || !recorded->contains("environment") || !(*recorded)["environment"].is_object()) {
     return false;
   }
@@ -481,8 +615,70 @@ bool Store::environment_differs(const Plan& plan, std::size_t task, const std::v
          comparable_environment_hash(inherited, plan.settings(task).env);
 }
 
+std::string Store::folder_problem(const Plan& plan, std::size_t task) {
+  // OUT/tasks itself first: a task that moved it away would have every later write follow it.
+  std::optional<struct stat> tasks = m_out.entry("tasks");
+  if (!tasks || !S_ISDIR(tasks->st_mode) || FileIdentity{tasks->st_dev, tasks->st_ino} != m_tasks.identity()) {
+    m_tasks = m_out.make("tasks", nullptr, true);
+    return "OUT/tasks was moved, removed or replaced while the task ran";
+  }
+  auto record = m_folders.find(task);
+  std::optional<Directory> dir;
+  try {
+    dir = m_tasks.find(plan.relative_path(task));
+  } catch (const SystemError&) {
+    return "the task replaced its folder (or a folder on its path) with a symbolic link or a file";
+  }
+  if (!dir) {
+    return "the task removed its own folder (or moved it away)";
+  }
+  if (record != m_folders.end() && dir->identity() != record->second.folder) {
+    return "the task moved or replaced its own folder";
+  }
+  for (std::string_view name : {"result.json", "failure.json", "samples.csv"}) {
+    if (dir->entry(name)) {
+      return fmt::format("the task created {} in its folder, a name benchmatrix keeps for its own file (a task's "
+                         "files go beside task.json, result.json, failure.json, samples.csv, stdout.log and stderr.log)",
+                         name);
+    }
+  }
+  std::optional<struct stat> task_json = dir->entry("task.json");
+  if (record != m_folders.end() && record->second.task_json &&
+      (!task_json || version_of(*task_json) != *record->second.task_json)) {
+    return "the task removed or replaced task.json in its folder, which is benchmatrix's own file";
+  }
+  for (std::string_view name : {"stdout.log", "stderr.log"}) {
+    std::optional<struct stat> log = dir->entry(name);
+    if (log && !S_ISREG(log->st_mode)) {
+      return fmt::format("the task replaced {} in its folder with something that is not a file", name);
+    }
+  }
+  return {};
+}
+
+void Store::inspect(const Plan& plan, TaskOutcome& outcome) {
+  std::string problem;
+  try {
+    problem = folder_problem(plan, outcome.task);
+  } catch (const SystemError& error) {
+    if (is_write_failure_of_the_disk(error)) {
+      throw;
+    }
+    problem = fmt::format("its folder cannot be checked: {}", error.what());
+  }
+  if (problem.empty()) {
+    return;
+  }
+  if (outcome.status == TaskStatus::Succeeded) {
+    outcome.status = TaskStatus::Failed;
+    outcome.reason = problem;
+  } else {
+    outcome.warnings.push_back(problem);
+  }
+  m_folders[outcome.task].task_json.reset();  // finish_task rewrites it
+}
+
 void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context) {
-  fs::path dir = task_dir(plan, outcome.task);
   nlohmann::json result = {{"schema", k_schema},
                            {"status", to_string(outcome.status)},
                            {"task_id", plan.task_id(outcome.task)},
@@ -525,13 +721,6 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   }
   result["runs"] = runs;
 
-  if (outcome.status != TaskStatus::Interrupted) {
-    write_file_atomic(dir / "samples.csv", samples_csv(outcome));
-  }
-  if (outcome.status != TaskStatus::Interrupted) {
-    std::string text = json_with_members(result, {{"context", &m_context_text}, {"spec", &spec_text}});
-    write_file_atomic(dir / (outcome.status == TaskStatus::Succeeded ? "result.json" : "failure.json"), text);
-  }
   nlohmann::json event = {{"event", "task-" + std::string(to_string(outcome.status))},
                           {"task_id", plan.task_id(outcome.task)},
                           {"path", plan.relative_path(outcome.task)},
@@ -539,6 +728,34 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
                           {"wall_time", outcome.wall_seconds}};
   if (!outcome.reason.empty()) {
     event["reason"] = outcome.reason;
+  }
+  auto record = m_folders.find(outcome.task);
+  bool task_json_kept = record != m_folders.end() && record->second.task_json.has_value();
+  if (record != m_folders.end()) {
+    m_folders.erase(record);
+  }
+  if (outcome.status != TaskStatus::Interrupted) {
+    try {
+      // The folder at the task's path, a link or file planted there replaced; whatever the task
+      // left under benchmatrix's names goes, so only this attempt's marker can count.
+      Directory dir = usable_folder(plan, outcome.task);
+      dir.remove(outcome.status == TaskStatus::Succeeded ? "failure.json" : "result.json");
+      if (!task_json_kept) {
+        nlohmann::json spec = task_spec_json(plan, outcome.task);
+        spec["schema"] = k_schema;
+        spec["environment"] = {{"run", m_run_name}};
+        dir.write_atomic("task.json", dump(spec));
+      }
+      dir.write_atomic("samples.csv", samples_csv(outcome));
+      std::string text = json_with_members(result, {{"context", &m_context_text}, {"spec", &spec_text}});
+      dir.write_atomic(outcome.status == TaskStatus::Succeeded ? "result.json" : "failure.json", text);
+    } catch (const SystemError& error) {
+      if (is_write_failure_of_the_disk(error)) {
+        throw;
+      }
+      // Only this task's files are lost (it stays pending and runs again): never the run.
+      event["write_error"] = error.what();
+    }
   }
   m_journal->append(std::move(event));
   m_dirty = true;
@@ -549,7 +766,7 @@ void Store::record(nlohmann::json event) {
   m_dirty = true;
 }
 
-std::vector<std::pair<int, std::uint64_t>> Store::processes_of_unfinished_run() const {
+std::vector<nlohmann::json> Store::processes_of_unfinished_run() const {
   std::vector<nlohmann::json> events = Journal::read(m_root / "journal.jsonl");
   std::size_t last_start = events.size();
   for (std::size_t i = events.size(); i-- > 0;) {
@@ -562,10 +779,11 @@ std::vector<std::pair<int, std::uint64_t>> Store::processes_of_unfinished_run() 
       break;
     }
   }
-  std::vector<std::pair<int, std::uint64_t>> processes;
+  std::vector<nlohmann::json> processes;
   for (std::size_t i = last_start; i < events.size(); ++i) {
-    if (events[i].value("event", "") == "process-started") {
-      processes.emplace_back(events[i].value("pid", 0), events[i].value("start_ticks", std::uint64_t{0}));
+    std::string event = events[i].value("event", "");
+    if (event == "process-started" || event == "run-started") {
+      processes.push_back(std::move(events[i]));
     }
   }
   return processes;
@@ -574,7 +792,7 @@ std::vector<std::pair<int, std::uint64_t>> Store::processes_of_unfinished_run() 
 void Store::write_execution_summary(const nlohmann::json& summary) {
   nlohmann::json copy = summary;
   copy["schema"] = k_schema;
-  write_file_atomic(m_run_dir / "execution_summary.json", dump(copy));
+  run_folder().write_atomic("execution_summary.json", dump(copy));
   m_dirty = true;
 }
 
@@ -594,7 +812,7 @@ void Store::commit(bool force) {
   }
   if (m_durable) {
     if (!m_committer) {
-      m_committer = std::make_unique<Committer>(m_root_fd.get(), m_journal->fd(), m_root.string());
+      m_committer = std::make_unique<Committer>(m_out.fd(), m_journal->fd(), m_root.string());
     }
     if (m_dirty) {
       m_committer->request();

@@ -15,6 +15,8 @@
 #include "store/committer.hpp"
 #include "store/journal.hpp"
 #include "store/lock.hpp"
+#include "store/task_folder.hpp"
+#include "util/directory.hpp"
 
 namespace bm {
 
@@ -32,6 +34,10 @@ inline constexpr int k_schema = 1;
 // The results tree of DESIGN.md. Every file is written whole to a temporary name and renamed;
 // a task's result.json, written last, is its completion marker. Durability is by group commit:
 // commit() syncs the file system and the journal at most once per window.
+//
+// Everything inside OUT is opened relative to OUT's own descriptor without following a symbolic
+// link (util/directory.hpp): a link or FIFO planted in OUT (by a task, say) is refused or replaced,
+// never followed, so nothing is ever read from or written to a place outside OUT through one.
 class Store {
 public:
   // A view of OUT: reading it (state, list) creates and locks nothing.
@@ -39,10 +45,16 @@ public:
 
   const std::filesystem::path& root() const { return m_root; }
   std::filesystem::path task_dir(const Plan& plan, std::size_t task) const;
+  // Refuses (UserError) an OUT whose own entries are not what benchmatrix makes there: OUT not a
+  // folder, tasks/ or runs/ a link or not a folder, .lock, journal.jsonl, plan.json or a report a
+  // link or not a regular file. Nothing there yet is fine.
+  void check_structure() const;
   TaskState state(const Plan& plan, std::size_t task) const;
   // The states of many tasks at once (resume, list): cost grows with the results on disk, not
   // with the size of the plan.
   std::vector<TaskState> states(const Plan& plan, const std::vector<std::size_t>& tasks) const;
+  // The name of the config whose results OUT holds (from plan.json), or nullopt when it holds none.
+  std::optional<std::string> recorded_name() const;
 
   // Prepares OUT for a run: creates it, takes the lock (refusing a second run), writes plan.json,
   // opens the journal and the run's folder runs/<timestamp>/.
@@ -50,11 +62,15 @@ public:
 
   // Makes a task's folder ahead of its start, when it does not exist yet (never clears one).
   void prepare_folder(const Plan& plan, std::size_t task);
-  // A task attempt starts: its folder exists, the previous attempt's result/failure markers,
-  // logs and metrics file are cleared. Cheap: it comes between a slot's last process and its
-  // next one; the start is journaled by describe_task.
-  void begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
-                  const std::vector<int>& cpus, const std::vector<int>& gpus);
+  // A task attempt starts: its folder exists (a link or file planted on its path is replaced by a
+  // folder, said in `warning`), and the previous attempt's markers, logs and metrics file are
+  // cleared. Returns false, with `warning` saying why, when the folder cannot be used; the attempt
+  // then fails without starting. Cheap: it comes between a slot's last process and its next one;
+  // the start is journaled by describe_task.
+  bool begin_task(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
+                  const std::vector<int>& cpus, const std::vector<int>& gpus, std::string& warning);
+  // Where the attempt's processes find the task's folder.
+  TaskFolderRef folder(const Plan& plan, std::size_t task) const;
   // runs/<timestamp>/environment.json: the environment every task of this run inherits,
   // redacted. After open_for_run, before the first describe_task.
   void write_run_environment(const std::vector<std::string>& inherited);
@@ -65,17 +81,23 @@ public:
   // Whether the inherited environment now differs from the one the task's last attempt had
   // (variables the config sets, and volatile ones like SHLVL or OLDPWD, do not count).
   bool environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const;
-  // A task attempt ended: samples.csv, then result.json (success) or failure.json.
+  // After an attempt's last process: whether the task left benchmatrix's files alone (created no
+  // result.json, failure.json or samples.csv of its own, kept task.json and the logs as they were)
+  // and kept its folder (and OUT/tasks) where they were. When not, the outcome becomes a failure
+  // saying what the task did; finish_task then repairs the folder. A forged result never counts.
+  void inspect(const Plan& plan, TaskOutcome& outcome);
+  // A task attempt ended: samples.csv, then result.json (success) or failure.json. A folder the
+  // task made unusable costs only this task's files (said in the journal), never the run.
   void finish_task(const Plan& plan, const TaskOutcome& outcome, const nlohmann::json& context);
   void record(nlohmann::json event);  // a journal event of the run (started, interrupted, ...)
 
   void write_execution_summary(const nlohmann::json& summary);
 
-  // The processes that the previous run started and never saw end, when that run did not finish
-  // (it was killed): (pid, start ticks) as journaled. Read after open_for_run, before recording
-  // the new run.
-  std::vector<std::pair<int, std::uint64_t>> processes_of_unfinished_run() const;
-  std::filesystem::path run_dir() const { return m_run_dir; }
+  // When the previous run did not finish (it was killed): its run-started event and the
+  // process-started events of what it started, as journaled; empty otherwise. Read after
+  // open_for_run, before recording the new run.
+  std::vector<nlohmann::json> processes_of_unfinished_run() const;
+  std::filesystem::path run_dir() const { return m_root / "runs" / m_run_name; }
 
   // Makes everything written so far durable if the commit window has passed, in the background;
   // with `force`, now, waiting for it.
@@ -85,18 +107,30 @@ public:
   void set_durable(bool durable) { m_durable = durable; }
 
 private:
+  struct FolderRecord {
+    FileIdentity folder;                   // at begin_task
+    std::optional<FileVersion> task_json;  // as describe_task wrote it
+  };
+
+  std::optional<Directory> tasks_for_reading() const;
+  Directory run_folder() const { return m_out.make("runs/" + m_run_name); }
+  Directory usable_folder(const Plan& plan, std::size_t task, bool* repaired = nullptr);
+  std::string folder_problem(const Plan& plan, std::size_t task);
+
   std::filesystem::path m_root;
-  std::filesystem::path m_run_dir;
+  Directory m_out;
+  Directory m_tasks;
+  std::string m_run_name;  // runs/<timestamp>: opened when written, not held (descriptors are scarce)
   std::optional<OutputLock> m_lock;
   std::optional<Journal> m_journal;
-  UniqueFd m_root_fd;
   std::vector<std::string> m_inherited;                               // write_run_environment's
   std::unordered_map<std::string, std::string> m_inherited_hashes;    // by the config's env names
   std::unordered_map<std::size_t, bool> m_prepared;
+  std::unordered_map<std::size_t, FolderRecord> m_folders;           // attempts begun and not finished
   std::unordered_map<std::size_t, nlohmann::json> m_started_events;  // begin_task's, for describe_task
   std::unordered_map<std::size_t, std::string> m_spec_texts;  // from describe_task, for finish_task
   nlohmann::json m_context;                                   // finish_task's last, and its text
-  std::string m_context_text = "{}";  // prepare_folder's tasks: made fresh?
+  std::string m_context_text = "{}";
   std::unique_ptr<Committer> m_committer;  // after the descriptors it uses: destroyed first
   bool m_durable = true;
   bool m_dirty = false;

@@ -14,6 +14,13 @@ std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
+bool begin(Store& store, const Plan& plan, std::size_t task, int attempt) {
+  std::string warning;
+  bool usable = store.begin_task(plan, task, attempt, "0", {1}, {}, warning);
+  EXPECT_EQ(warning, "");
+  return usable;
+}
+
 TaskOutcome succeeded(std::size_t task) {
   TaskOutcome outcome;
   outcome.task = task;
@@ -34,14 +41,14 @@ TEST(Store, ResultJsonMarksDoneOnlyForTheSameSpec) {
     EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
     EXPECT_FALSE(std::filesystem::exists(out));  // a view creates nothing
     store.open_for_run(plan, nlohmann::json::object());
-    store.begin_task(plan, 0, 1, "0", {1}, {});
+    ASSERT_TRUE(begin(store, plan, 0, 1));
     store.describe_task(plan, 0);  // journals the start, as the runner does once it has started
     EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
     store.finish_task(plan, succeeded(0), nlohmann::json::object());
     TaskOutcome failed = succeeded(1);
     failed.status = TaskStatus::Failed;
     failed.reason = "run 1 of 1: exit code 2";
-    store.begin_task(plan, 1, 1, "0", {1}, {});
+    ASSERT_TRUE(begin(store, plan, 1, 1));
     store.describe_task(plan, 1);
     store.finish_task(plan, failed, nlohmann::json::object());
     store.commit(true);
@@ -78,12 +85,12 @@ TEST(Store, TornResultIsNotDoneAndANewAttemptClearsOldMarkers) {
   Plan plan = Plan::build(parse_config("name: t\ncommand: [x]\n", "c"));
   Store store(out);
   store.open_for_run(plan, nlohmann::json::object());
-  store.begin_task(plan, 0, 1, "0", {1}, {});
+  ASSERT_TRUE(begin(store, plan, 0, 1));
   write_file_atomic(store.task_dir(plan, 0) / "result.json", "{\"task_id\": \"" + plan.task_id(0));
   EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
   store.finish_task(plan, succeeded(0), nlohmann::json::object());
   EXPECT_EQ(store.state(plan, 0), TaskState::Done);
-  store.begin_task(plan, 0, 2, "0", {1}, {});
+  ASSERT_TRUE(begin(store, plan, 0, 2));
   EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
   store.describe_task(plan, 0);
   auto task_json = nlohmann::json::parse(read_file(store.task_dir(plan, 0) / "task.json"));
@@ -98,13 +105,13 @@ TEST(Store, AFolderMadeAheadIsUsedAndAnOldOneIsClearedOnlyAtTheStart) {
   store.open_for_run(plan, nlohmann::json::object());
   store.prepare_folder(plan, 0);
   EXPECT_TRUE(std::filesystem::is_directory(store.task_dir(plan, 0)));
-  store.begin_task(plan, 0, 1, "0", {1}, {});
+  ASSERT_TRUE(begin(store, plan, 0, 1));
   store.finish_task(plan, succeeded(0), nlohmann::json::object());
   // A finished task's folder made "ahead" again keeps its result until its attempt begins.
   store.prepare_folder(plan, 0);
   EXPECT_EQ(store.state(plan, 0), TaskState::Done);
   write_file_atomic(store.task_dir(plan, 0) / "stdout.log", "old output\n");
-  store.begin_task(plan, 0, 2, "0", {1}, {});
+  ASSERT_TRUE(begin(store, plan, 0, 2));
   EXPECT_EQ(store.state(plan, 0), TaskState::Pending);
   EXPECT_FALSE(std::filesystem::exists(store.task_dir(plan, 0) / "stdout.log"));
 }

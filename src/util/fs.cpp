@@ -3,7 +3,9 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
+#include <vector>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,50 +73,142 @@ void write_all(int fd, std::string_view data, const std::string& what) {
   }
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync) {
-  // The temporary name carries the pid so two processes never share one; a leftover from a
-  // crash is never mistaken for the real file and is removed by the next writer of the folder.
-  std::filesystem::path temporary = path;
-  temporary += ".tmp." + std::to_string(::getpid());
-  try {
-    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) {
-      throw_errno("open", temporary.string());
+namespace {
+
+std::string temporary_name(std::string_view name) {
+  // The pid keeps two processes apart; a leftover from a crash is never mistaken for the real file
+  // and is removed by the next writer of the folder.
+  return std::string(name) + ".tmp." + std::to_string(::getpid());
+}
+
+// Creates the temporary file exclusively: a leftover of ours (or anything planted under its name,
+// a link or a directory) is removed first, never written through.
+UniqueFd create_temporary(int dirfd, const std::string& temporary, const std::string& display) {
+  for (int attempt = 0;; ++attempt) {
+    UniqueFd fd(::openat(dirfd, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (fd || errno != EEXIST || attempt > 0) {
+      if (!fd) {
+        throw_errno("open", display + ".tmp");
+      }
+      return fd;
     }
-    write_all(fd.get(), content, temporary.string());
+    remove_entry_at(dirfd, temporary, display + ".tmp");
+  }
+}
+
+void rename_over(int dirfd, const std::string& temporary, std::string_view name, const std::string& display) {
+  std::string target(name);
+  if (::renameat(dirfd, temporary.c_str(), dirfd, target.c_str()) == 0) {
+    return;
+  }
+  if (errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) {
+    throw_errno("rename", display);
+  }
+  // A directory stands where the file goes (planted there): it is not ours to keep.
+  remove_entry_at(dirfd, target, display);
+  if (::renameat(dirfd, temporary.c_str(), dirfd, target.c_str()) != 0) {
+    throw_errno("rename", display);
+  }
+}
+
+void remove_tree_at(int dirfd, const std::string& name, const std::string& display, int depth) {
+  if (depth > 256) {
+    throw SystemError("remove", display, ELOOP);
+  }
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) {
+      return;
+    }
+    throw_errno("open", display);
+  }
+  ::fchmod(fd.get(), 0700);  // a task may have taken its own rights away; we may give them back
+  int listed = ::dup(fd.get());
+  DIR* dir = listed < 0 ? nullptr : ::fdopendir(listed);
+  if (dir == nullptr) {
+    if (listed >= 0) {
+      ::close(listed);
+    }
+    throw_errno("opendir", display);
+  }
+  std::vector<std::pair<std::string, bool>> entries;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string child = entry->d_name;
+    if (child != "." && child != "..") {
+      entries.emplace_back(child, entry->d_type == DT_DIR);
+    }
+  }
+  ::closedir(dir);
+  for (const auto& [child, is_dir] : entries) {
+    if (!is_dir && ::unlinkat(fd.get(), child.c_str(), 0) == 0) {
+      continue;
+    }
+    if (!is_dir && errno != EISDIR && errno != EPERM) {
+      if (errno == ENOENT) {
+        continue;
+      }
+      throw_errno("unlink", display + "/" + child);
+    }
+    remove_tree_at(fd.get(), child, display + "/" + child, depth + 1);
+  }
+  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    throw_errno("rmdir", display);
+  }
+}
+
+} // namespace
+
+void remove_entry_at(int dirfd, std::string_view name, const std::string& display) {
+  std::string entry(name);
+  if (::unlinkat(dirfd, entry.c_str(), 0) == 0 || errno == ENOENT) {
+    return;
+  }
+  if (errno != EISDIR && errno != EPERM) {
+    throw_errno("unlink", display);
+  }
+  remove_tree_at(dirfd, entry, display, 0);
+}
+
+void write_file_atomic_at(int dirfd, std::string_view name, std::string_view content, const std::string& display,
+                          bool sync) {
+  std::string temporary = temporary_name(name);
+  try {
+    UniqueFd fd = create_temporary(dirfd, temporary, display);
+    write_all(fd.get(), content, display + ".tmp");
     if (sync && ::fsync(fd.get()) != 0) {
-      throw_errno("fsync", temporary.string());
+      throw_errno("fsync", display + ".tmp");
     }
     if (::close(fd.release()) != 0) {
-      throw_errno("close", temporary.string());
+      throw_errno("close", display + ".tmp");
     }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      throw_errno("rename", temporary.string() + " -> " + path.string());
-    }
+    rename_over(dirfd, temporary, name, display);
   } catch (const SystemError&) {
-    ::unlink(temporary.c_str());  // a full disk must not keep half a file around
+    ::unlinkat(dirfd, temporary.c_str(), 0);  // a full disk must not keep half a file around
     throw;
   }
 }
 
-AtomicFileWriter::AtomicFileWriter(std::filesystem::path path) : m_path(std::move(path)) {
-  m_temporary = m_path;
-  m_temporary += ".tmp." + std::to_string(::getpid());
-  m_fd.reset(::open(m_temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!m_fd) {
-    throw_errno("open", m_temporary.string());
-  }
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync) {
+  write_file_atomic_at(AT_FDCWD, path.string(), content, path.string(), sync);
+}
+
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path path)
+    : AtomicFileWriter(AT_FDCWD, path.string(), path.string()) {}
+
+AtomicFileWriter::AtomicFileWriter(int dirfd, std::string name, std::string display)
+    : m_dirfd(dirfd), m_name(std::move(name)), m_temporary(temporary_name(m_name)), m_display(std::move(display)) {
+  m_fd = create_temporary(m_dirfd, m_temporary, m_display);
   m_buffer.reserve(1 << 20);
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (!m_committed) {
-    ::unlink(m_temporary.c_str());
+    ::unlinkat(m_dirfd, m_temporary.c_str(), 0);
   }
 }
 
 void AtomicFileWriter::flush() {
-  write_all(m_fd.get(), m_buffer, m_temporary.string());
+  write_all(m_fd.get(), m_buffer, m_display + ".tmp");
   m_buffer.clear();
 }
 
@@ -128,11 +222,9 @@ void AtomicFileWriter::append(std::string_view data) {
 void AtomicFileWriter::commit() {
   flush();
   if (::close(m_fd.release()) != 0) {
-    throw_errno("close", m_temporary.string());
+    throw_errno("close", m_display + ".tmp");
   }
-  if (::rename(m_temporary.c_str(), m_path.c_str()) != 0) {
-    throw_errno("rename", m_temporary.string() + " -> " + m_path.string());
-  }
+  rename_over(m_dirfd, m_temporary, m_name, m_display);
   m_committed = true;
 }
 

@@ -43,6 +43,16 @@ std::optional<std::string> read_file_if_present(const std::filesystem::path& pat
 // sees either the old file or the whole new one. With `sync`, fsyncs the data before the rename
 // (the store uses syncfs in batches instead, see Store::commit).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, bool sync = false);
+// The same for `name` in the directory `dirfd` (AT_FDCWD: `name` is a path); `display` names it in
+// errors. The temporary file (NAME.tmp.PID) is created exclusively and without following a link,
+// so nothing planted under that name can redirect the write; whatever is at `name` (a file, a
+// link, a directory) is replaced.
+void write_file_atomic_at(int dirfd, std::string_view name, std::string_view content, const std::string& display,
+                          bool sync = false);
+
+// Removes `name` in `dirfd` whatever it is (a directory with all it holds; a link, never what it
+// points to); nothing there is fine. Throws SystemError.
+void remove_entry_at(int dirfd, std::string_view name, const std::string& display);
 
 // write_file_atomic for content made piece by piece (a report over 100,000 tasks), so that it is
 // never all in memory: appended through a buffer to NAME.tmp.PID, renamed by commit(). Destroyed
@@ -50,6 +60,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 class AtomicFileWriter {
 public:
   explicit AtomicFileWriter(std::filesystem::path path);
+  // `name` in the directory `dirfd` (held open by the caller for the writer's life).
+  AtomicFileWriter(int dirfd, std::string name, std::string display);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -60,8 +72,10 @@ public:
 private:
   void flush();
 
-  std::filesystem::path m_path;
-  std::filesystem::path m_temporary;
+  int m_dirfd;
+  std::string m_name;
+  std::string m_temporary;
+  std::string m_display;
   UniqueFd m_fd;
   std::string m_buffer;
   bool m_committed = false;

@@ -72,4 +72,40 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ -z "$alive" ] || fail "the orphaned process is still running: $alive"
+
+# What a killed run left behind when the task's leader had already exited: a grandchild still in
+# the task's process group, and one that left it with setsid(). Without cgroups
+# (--isolation none) the next run finds them by process group and by their environment; with
+# them, by cgroup. Neither can write into the re-run's metrics.
+cat >ghost.yaml <<'YAML'
+name: ghost
+command: ["sh", "-c", "{i.script}"]
+matrix:
+  i:
+    - name: leaves
+      script: >-
+        sh -c 'sleep 2.345; echo "{\"metric\": \"ghost\", \"value\": 1}" >> "$BENCHMATRIX_RESULT_FILE"' &
+        setsid sh -c 'sleep 2.567; echo "{\"metric\": \"ghost\", \"value\": 2}" >> "$BENCHMATRIX_RESULT_FILE"' &
+        sleep 0.6
+YAML
+for isolation in none auto; do
+  rm -rf ghost-out
+  "$BENCHMATRIX" run ghost.yaml --out ghost-out --isolation $isolation >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do pgrep -f "sleep 2.567" >/dev/null && break; sleep 0.05; done
+  kill -KILL $pid
+  wait $pid 2>/dev/null || true
+  sleep 0.8  # the leader exits after benchmatrix died: only its descendants are left
+  pgrep -f "sleep 2.345" >/dev/null && pgrep -f "sleep 2.567" >/dev/null || fail "no ghost left ($isolation); nothing to test"
+  printf 'name: ghost\ncommand: ["sh", "-c", "sleep 3"]\nmatrix: {i: [leaves]}\n' >ghost2.yaml
+  run_bm 0 run ghost2.yaml --out ghost-out --isolation $isolation
+  assert_contains out.txt "processes left running by an earlier run that was killed"
+  pgrep -f "sleep 2.345" >/dev/null && fail "a grandchild in the task's group survived ($isolation)"
+  pgrep -f "sleep 2.567" >/dev/null && fail "a setsid() grandchild survived ($isolation)"
+  python3 - ghost-out <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1] + "/tasks/leaves/result.json"))
+assert "ghost" not in result["metrics"], result["metrics"]
+PY
+done
 echo "crash_test: ok"

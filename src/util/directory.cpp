@@ -1,0 +1,279 @@
+#include "util/directory.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+#include <linux/openat2.h>
+
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+namespace bm {
+
+namespace {
+
+std::vector<std::string> components(std::string_view relative) {
+  std::vector<std::string> parts;
+  for (auto& part : split(relative, '/')) {
+    if (!part.empty() && part != ".") {
+      parts.push_back(std::move(part));
+    }
+  }
+  return parts;
+}
+
+// The same as openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, one component at a time.
+UniqueFd walk_beneath(int base, std::string_view relative, int flags, mode_t mode) {
+  std::vector<std::string> parts = components(relative);
+  if (parts.empty() || relative.front() == '/') {
+    errno = parts.empty() ? ENOENT : EXDEV;
+    return UniqueFd();
+  }
+  UniqueFd current;
+  int at = base;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == "..") {
+      errno = EXDEV;
+      return UniqueFd();
+    }
+    bool last = i + 1 == parts.size();
+    int step_flags = last ? flags | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    UniqueFd next(::openat(at, parts[i].c_str(), step_flags, mode));
+    if (!next) {
+      return UniqueFd();
+    }
+    current = std::move(next);
+    at = current.get();
+  }
+  return current;
+}
+
+} // namespace
+
+UniqueFd open_beneath(int base, std::string_view relative, int flags, mode_t mode) {
+  static std::atomic<bool> has_openat2{true};
+  if (has_openat2.load(std::memory_order_relaxed)) {
+    open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    std::string path(relative);
+    for (;;) {
+      long fd = ::syscall(SYS_openat2, base, path.c_str(), &how, sizeof how);
+      if (fd >= 0) {
+        return UniqueFd(static_cast<int>(fd));
+      }
+      if (errno == EAGAIN || errno == EINTR) {
+        continue;  // a concurrent rename somewhere in the tree: openat2 asks to be retried
+      }
+      if (errno != ENOSYS && errno != EPERM) {
+        return UniqueFd();
+      }
+      has_openat2.store(false, std::memory_order_relaxed);  // before Linux 5.6 (or a sandbox that forbids it)
+      break;
+    }
+  }
+  return walk_beneath(base, relative, flags, mode);
+}
+
+UniqueFd open_log(int base, const std::string& path, int flags) {
+  flags |= O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  UniqueFd fd = base == AT_FDCWD ? UniqueFd(::open(path.c_str(), flags | O_NOFOLLOW, 0644))
+                                 : open_beneath(base, path, flags, 0644);
+  if (!fd) {
+    return fd;
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    errno = EINVAL;
+    return UniqueFd();
+  }
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+Directory Directory::open(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    throw_errno("open", path.string());
+  }
+  return Directory(std::move(fd), path);
+}
+
+std::optional<Directory> Directory::find(std::string_view relative) const {
+  UniqueFd fd = open_beneath(m_fd.get(), relative, O_RDONLY | O_DIRECTORY);
+  if (!fd) {
+    if (errno == ENOENT) {
+      return std::nullopt;
+    }
+    throw_errno("open", (m_path / relative).string());
+  }
+  return Directory(std::move(fd), m_path / relative);
+}
+
+Directory Directory::make(std::string_view relative, bool* made, bool replace, bool* replaced) const {
+  if (made != nullptr) {
+    *made = false;
+  }
+  if (replaced != nullptr) {
+    *replaced = false;
+  }
+  UniqueFd existing = open_beneath(m_fd.get(), relative, O_RDONLY | O_DIRECTORY);
+  if (existing) {
+    return Directory(std::move(existing), m_path / relative);
+  }
+  if (errno != ENOENT && !((errno == ELOOP || errno == ENOTDIR) && replace)) {
+    throw_errno("open", (m_path / relative).string());
+  }
+  UniqueFd current;
+  int at = m_fd.get();
+  std::filesystem::path where = m_path;
+  for (const auto& part : components(relative)) {
+    where /= part;
+    if (part == "..") {
+      throw SystemError("mkdir", where.string(), EXDEV);
+    }
+    bool created = ::mkdirat(at, part.c_str(), 0755) == 0;
+    if (!created && errno != EEXIST) {
+      throw_errno("mkdir", where.string());
+    }
+    if (made != nullptr) {
+      *made = created;
+    }
+    UniqueFd next(::openat(at, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && replace && (errno == ELOOP || errno == ENOTDIR)) {
+      remove_entry_at(at, part, where.string());
+      if (::mkdirat(at, part.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw_errno("mkdir", where.string());
+      }
+      next.reset(::openat(at, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (replaced != nullptr) {
+        *replaced = true;
+      }
+      if (made != nullptr) {
+        *made = true;
+      }
+    }
+    if (!next) {
+      throw_errno("open", where.string());
+    }
+    current = std::move(next);
+    at = current.get();
+  }
+  if (!current) {
+    throw SystemError("open", where.string(), ENOENT);
+  }
+  return Directory(std::move(current), m_path / relative);
+}
+
+FileVersion version_of(const struct stat& info) {
+  return {{info.st_dev, info.st_ino},
+          static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(info.st_ctim.tv_nsec)};
+}
+
+FileIdentity Directory::identity() const {
+  struct stat info {};
+  if (::fstat(m_fd.get(), &info) != 0) {
+    throw_errno("fstat", m_path.string());
+  }
+  return {info.st_dev, info.st_ino};
+}
+
+std::optional<struct stat> Directory::entry(std::string_view name) const {
+  struct stat info {};
+  std::string entry(name);
+  if (::fstatat(m_fd.get(), entry.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return std::nullopt;
+    }
+    throw_errno("stat", (m_path / name).string());
+  }
+  return info;
+}
+
+UniqueFd Directory::open_file(std::string_view name, int flags, mode_t mode) const {
+  std::string entry(name);
+  UniqueFd fd(::openat(m_fd.get(), entry.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode));
+  if (!fd) {
+    return fd;
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    errno = EINVAL;
+    return UniqueFd();
+  }
+  if ((flags & O_NONBLOCK) == 0) {
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
+std::optional<std::string> Directory::read(std::string_view name, std::size_t limit) const {
+  std::string display = (m_path / name).string();
+  UniqueFd fd = open_file(name, O_RDONLY);
+  if (!fd) {
+    if (errno == ENOENT) {
+      return std::nullopt;
+    }
+    throw SystemError("open", display + (errno == EINVAL ? " (not a regular file)" : ""), errno);
+  }
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw_errno("read", display);
+    }
+    if (n == 0) {
+      return content;
+    }
+    if (content.size() + static_cast<std::size_t>(n) > limit) {
+      throw SystemError("read", display + " (larger than " + std::to_string(limit) + " bytes)", EFBIG);
+    }
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+void Directory::write_atomic(std::string_view name, std::string_view content) const {
+  write_file_atomic_at(m_fd.get(), name, content, (m_path / name).string());
+}
+
+void Directory::remove(std::string_view name) const {
+  remove_entry_at(m_fd.get(), name, (m_path / name).string());
+}
+
+void Directory::remove_temporaries() const {
+  int listed = ::dup(m_fd.get());
+  DIR* dir = listed < 0 ? nullptr : ::fdopendir(listed);
+  if (dir == nullptr) {
+    if (listed >= 0) {
+      ::close(listed);
+    }
+    return;
+  }
+  ::rewinddir(dir);
+  std::vector<std::string> temporaries;
+  while (dirent* entry = ::readdir(dir)) {
+    if (std::string_view(entry->d_name).find(".tmp.") != std::string_view::npos) {
+      temporaries.emplace_back(entry->d_name);
+    }
+  }
+  ::closedir(dir);
+  for (const auto& name : temporaries) {
+    try {
+      remove(name);
+    } catch (const SystemError&) {
+      // a leftover that cannot be removed is only clutter: it never counts as a result
+    }
+  }
+}
+
+} // namespace bm

@@ -1,0 +1,96 @@
+# Tasks that tamper with their folder, and files in OUT that are not what they seem: a task that
+# removes or replaces its folder, forges result.json (as a file or a directory), replaces task.json
+# or a log with a link, reports a metric named like benchmatrix's own, or plants a link where
+# another task's folder goes fails alone (or is repaired), and nothing outside OUT is read or
+# written; an OUT whose own entries are links is refused before anything runs.
+source "$(dirname "$0")/lib.sh"
+
+mkdir canary
+echo "untouched" >canary/file
+canary="$PWD/canary"
+cat >tamper.yaml <<YAML
+name: tamper
+command: ["sh", "-c", "{case.script}"]
+matrix:
+  case:
+    - {name: removes, script: 'rm -rf "\$BENCHMATRIX_RESULT_DIR"'}
+    - {name: dir_result, script: 'mkdir "\$BENCHMATRIX_RESULT_DIR/result.json"'}
+    - {name: forges_and_fails, script: 'cp "\$BENCHMATRIX_RESULT_DIR/../ok/result.json" "\$BENCHMATRIX_RESULT_DIR/result.json" 2>/dev/null || echo "{\"task_id\": \"\$BENCHMATRIX_TASK_ID\"}" > "\$BENCHMATRIX_RESULT_DIR/result.json"; exit 1'}
+    - {name: forges_ok, script: 'echo "{\"task_id\": \"\$BENCHMATRIX_TASK_ID\", \"status\": \"succeeded\"}" > "\$BENCHMATRIX_RESULT_DIR/result.json"'}
+    - {name: task_json, script: 'sleep 0.3; echo "{}" > "\$BENCHMATRIX_RESULT_DIR/task.json"'}
+    - {name: log_link, script: 'echo first; ln -sf $canary/file "\$BENCHMATRIX_RESULT_DIR/stdout.log"; echo second', repeat: {warmup: 1, runs: 2}}
+    - {name: moves_away, script: 'mv "\$BENCHMATRIX_RESULT_DIR" $canary/moved; echo gone', repeat: {runs: 3}}
+    - {name: plants, script: 'rm -rf "\$BENCHMATRIX_RESULT_DIR/../victim"; ln -s $canary "\$BENCHMATRIX_RESULT_DIR/../victim"'}
+    - {name: victim, script: 'echo "{\"metric\": \"wall_time\", \"value\": 1000}" >> "\$BENCHMATRIX_RESULT_FILE"; echo ok'}
+    - {name: fifo, script: 'rm -f "\$BENCHMATRIX_RESULT_FILE"; mkfifo "\$BENCHMATRIX_RESULT_FILE"'}
+    - {name: ok, script: 'echo fine'}
+YAML
+run_bm 1 run tamper.yaml --out out
+assert_contains out.txt "tamper: 4 succeeded, 7 failed"
+assert_contains out.txt "case=removes  the task removed its own folder"
+assert_contains out.txt "case=dir_result  the task created result.json in its folder"
+assert_contains out.txt "case=forges_and_fails  run 1 of 1: exit code 1"
+assert_contains out.txt "case=forges_ok  the task created result.json in its folder"
+assert_contains out.txt "case=task_json  the task removed or replaced task.json"
+assert_contains out.txt "case=log_link  the task replaced stdout.log in its folder with something that is not a file"
+assert_contains out.txt "case=moves_away  the task removed its own folder (or moved it away)"
+assert_contains out.txt "\"wall_time\" is one of benchmatrix's own measurements"
+assert_contains out.txt "metrics.jsonl is not a regular file; its metrics are ignored"
+# Nothing outside OUT was written: the canary file is as it was, and the folder moved out of OUT
+# got nothing from benchmatrix after the move.
+assert_eq "$(cat canary/file)" "untouched" "the file a planted link pointed to"
+# (task.json may have moved with it, written before the move.)
+assert_eq "$(ls canary/moved | grep -v '^task.json$' || true)" "" "what benchmatrix wrote into a folder moved out of OUT"
+[ ! -e canary/result.json ] && [ ! -e canary/task.json ] || fail "benchmatrix wrote through a planted link"
+python3 - out <<'PY'
+import json, os, sys
+out = sys.argv[1]
+tasks = os.path.join(out, "tasks")
+def load(case, name):
+    return json.load(open(os.path.join(tasks, case, name)))
+for case in ["removes", "dir_result", "forges_and_fails", "forges_ok", "task_json", "log_link", "moves_away"]:
+    folder = os.path.join(tasks, case)
+    assert os.path.isdir(folder) and not os.path.islink(folder), case
+    assert not os.path.exists(os.path.join(folder, "result.json")), ("a forged result survived", case)
+    assert load(case, "failure.json")["status"] == "failed", case
+    assert load(case, "task.json")["task_id"] == load(case, "failure.json")["task_id"], ("task.json repaired", case)
+# The link planted where the victim's folder goes was replaced by a folder; its own wall time is
+# benchmatrix's measurement, not the 1000 s the task reported under that name.
+victim = os.path.join(tasks, "victim")
+assert os.path.isdir(victim) and not os.path.islink(victim)
+result = load("victim", "result.json")
+assert result["status"] == "succeeded"
+assert result["metrics"]["wall_time"]["max"] < 100, result["metrics"]["wall_time"]
+assert any("replaced by a folder" in w for w in result.get("warnings", [])), result.get("warnings")
+assert load("fifo", "result.json")["status"] == "succeeded"
+PY
+# The next run is not aborted by what the tasks left, and retries exactly the failed ones.
+run_bm 1 run tamper.yaml --out out
+assert_contains out.txt "4 tasks already done"
+assert_contains out.txt "tamper: 0 succeeded, 7 failed"
+run_bm 0 list tamper.yaml --out out
+assert_contains out.txt "4 done, 7 failed"
+
+# An OUT whose own entries are links: refused before anything runs, nothing written through them.
+printf 'name: plain\ncommand: ["true"]\n' >plain.yaml
+for entry in .lock journal.jsonl tasks runs plan.json; do
+  rm -rf lout; mkdir lout
+  ln -s "$canary/file" "lout/$entry"
+  run_bm 2 run plain.yaml --out lout
+  assert_contains err.txt "lout/$entry is a symbolic link"
+  assert_eq "$(cat canary/file)" "untouched" "the target of OUT/$entry"
+done
+rm -rf lout; mkdir lout; mkfifo lout/journal.jsonl
+run_bm 2 run plain.yaml --out lout
+assert_contains err.txt "lout/journal.jsonl is a FIFO"
+# A link planted at a task's tool-owned file of a finished task never counts as its result.
+run_bm 0 run plain.yaml --out lout2
+rm lout2/tasks/task/result.json
+ln -s "$canary/file" lout2/tasks/task/result.json
+run_bm 0 list plain.yaml --out lout2
+assert_contains out.txt "1 task (1 pending)"
+run_bm 0 run plain.yaml --out lout2
+assert_contains out.txt "plain: 1 succeeded"
+[ -f lout2/tasks/task/result.json ] && [ ! -L lout2/tasks/task/result.json ] || fail "the planted link was kept"
+assert_eq "$(cat canary/file)" "untouched" "the target of a planted result.json"
+echo "tampering_test: ok"
