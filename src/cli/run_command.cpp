@@ -71,8 +71,10 @@ ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
   const Config& config = plan.config();
   ResourceOptions resources;
   resources.cores = config.resources.cores;
+  resources.cores_location = config.resources.cores_location;
   if (options.cores) {
     resources.cores = parse_cpu_list(*options.cores);
+    resources.cores_location = {};
   }
   resources.reserve_core0 = config.resources.reserve_core0 && !options.use_core0;
   resources.jobs = options.jobs ? options.jobs : (options.parallel ? std::nullopt : config.resources.jobs);
@@ -83,8 +85,14 @@ ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
   resources.per_gpu = options.per_gpu.value_or(config.resources.per_gpu);
   for (std::size_t task = 0; task < plan.size(); ++task) {
     ResolvedSettings settings = plan.settings(task);
-    resources.max_task_cpus = std::max(resources.max_task_cpus, settings.cpus);
-    resources.max_task_gpus = std::max(resources.max_task_gpus, settings.gpus);
+    if (settings.cpus > resources.max_task_cpus) {
+      resources.max_task_cpus = settings.cpus;
+      resources.cpus_location = settings.cpus_location;
+    }
+    if (settings.gpus > resources.max_task_gpus) {
+      resources.max_task_gpus = settings.gpus;
+      resources.gpus_location = settings.gpus_location;
+    }
   }
   return resources;
 }

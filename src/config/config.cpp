@@ -49,6 +49,8 @@ void TaskSettings::overlay(const TaskSettings& other) {
   take(retries, other.retries);
   take(cpus, other.cpus);
   take(gpus, other.gpus);
+  take(cpus_location, other.cpus_location);
+  take(gpus_location, other.gpus_location);
   take(priority, other.priority);
   env.insert(env.end(), other.env.begin(), other.env.end());
   for (const auto& [name, location] : other.env_locations) {
@@ -75,6 +77,8 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   resolved.retries = settings.retries.value_or(resolved.retries);
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
   resolved.gpus = settings.gpus.value_or(resolved.gpus);
+  resolved.cpus_location = settings.cpus_location.value_or(SourceLocation{});
+  resolved.gpus_location = settings.gpus_location.value_or(SourceLocation{});
   resolved.priority = settings.priority.value_or(resolved.priority);
   resolved.env_locations = settings.env_locations;
   // Later entries win; keep one entry per name in first-seen order so the env is canonical.

@@ -40,6 +40,8 @@ struct TaskSettings {
   std::optional<int> retries;
   std::optional<int> cpus;
   std::optional<int> gpus;
+  std::optional<SourceLocation> cpus_location;  // where cpus / gpus are set, for errors
+  std::optional<SourceLocation> gpus_location;
   std::optional<Priority> priority;
   EnvList env;  // added to (or replacing) the inherited environment, in order
   std::map<std::string, SourceLocation> env_locations;  // where each value is written, for errors
@@ -63,6 +65,8 @@ struct ResolvedSettings {
   int retries = 0;
   int cpus = 1;
   int gpus = 0;
+  SourceLocation cpus_location;  // where the config sets them (empty: the default)
+  SourceLocation gpus_location;
   Priority priority = Priority::Normal;
   EnvList env;
   std::map<std::string, SourceLocation> env_locations;
@@ -106,6 +110,7 @@ struct Combination {
 
 struct ResourceSettings {
   std::optional<std::vector<int>> cores;    // explicit CPU ids; nullopt = automatic
+  SourceLocation cores_location;            // where they are listed, for errors
   bool reserve_core0 = true;
   std::optional<int> jobs;                  // slots; nullopt = 1 (or --parallel)
   std::vector<int> gpus;                    // listed GPU ids (discovery comes with the GPU issue)

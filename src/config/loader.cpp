@@ -1,11 +1,15 @@
 #include "config/loader.hpp"
 
 #include <charconv>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/discover.hpp"
@@ -19,6 +23,7 @@ namespace bm {
 namespace {
 
 constexpr int k_max_count = 1'000'000;
+constexpr std::uint64_t k_max_config_bytes = 32ULL << 20;
 constexpr size_t k_max_depth = 64;
 constexpr size_t k_max_nodes = 1'000'000;
 
@@ -401,8 +406,10 @@ public:
         settings.retries = static_cast<int>(integer(value, field, 0, 100));
       } else if (name == "cpus") {
         settings.cpus = static_cast<int>(integer(value, field, 1, 4096));
+        settings.cpus_location = where(value);
       } else if (name == "gpus") {
         settings.gpus = static_cast<int>(integer(value, field, 0, 64));
+        settings.gpus_location = where(value);
       } else {
         auto priority = parse_priority(scalar(value, field));
         if (!priority) {
@@ -601,6 +608,7 @@ public:
           settings.cores.reset();
         } else {
           settings.cores = cpu_ids(value, what);
+          settings.cores_location = where(value);
         }
       } else if (name == "reserve_core0") {
         settings.reserve_core0 = boolean(value, what);
@@ -795,7 +803,19 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
   }
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      // A second document would be silently ignored: say where it starts instead.
+      YAML::Mark second = documents[1].Mark();
+      throw UserError(SourceLocation{file, second.is_null() ? 0 : second.line + 1, second.is_null() ? 0 : second.column + 1},
+                      fmt::format("the config holds {} YAML documents (separated by ---); it must be one", documents.size()));
+    }
+    if (!documents.empty()) {
+      root = documents.front();
+    }
+  } catch (const YAML::DeepRecursion& error) {
+    throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1},
+                    "not valid YAML (or JSON): nesting is too deep here");
   } catch (const YAML::Exception& error) {
     throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1},
                     "not valid YAML (or JSON): " + error.msg);
@@ -815,11 +835,41 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
 }
 
 Config load_config(const std::string& path) {
+  // A regular file of sane size, checked before reading: a FIFO would block forever, /dev/zero
+  // would grow memory without end.
   std::string text;
-  try {
-    text = read_file(path);
-  } catch (const SystemError& error) {
-    throw UserError(SourceLocation{path, 0, 0}, std::string("cannot read the config: ") + std::strerror(error.error_number()));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat info {};
+  if (!fd || ::fstat(fd.get(), &info) != 0) {
+    throw UserError(SourceLocation{path, 0, 0}, std::string("cannot read the config: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    throw UserError(SourceLocation{path, 0, 0},
+                    fmt::format("the config is {}, not a regular file",
+                                S_ISDIR(info.st_mode)    ? "a folder"
+                                : S_ISFIFO(info.st_mode) ? "a FIFO (a pipe)"
+                                : S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode) ? "a device"
+                                : S_ISSOCK(info.st_mode) ? "a socket"
+                                                         : "something else"));
+  }
+  if (static_cast<std::uint64_t>(info.st_size) > k_max_config_bytes) {
+    throw UserError(SourceLocation{path, 0, 0}, fmt::format("the config is {} bytes; more than {} MiB is refused",
+                                                            info.st_size, k_max_config_bytes >> 20));
+  }
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw UserError(SourceLocation{path, 0, 0}, std::string("cannot read the config: ") + std::strerror(errno));
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > k_max_config_bytes) {
+      throw UserError(SourceLocation{path, 0, 0},
+                      fmt::format("the config grew past {} MiB while it was read", k_max_config_bytes >> 20));
+    }
   }
   Config config = parse_config(text, path);
   std::error_code ignored;

@@ -178,6 +178,27 @@ TEST(Loader, UnreadableFileIsAUserError) {
   }
 }
 
+TEST(Loader, OneDocumentAndBoundedNestingWithLocations) {
+  expect_error("name: t\ncommand: [x]\n---\nname: u\ncommand: [y]\n", "c.yaml:4:1", "holds 2 YAML documents");
+  expect_error("name: t\ncommand: [x]\nenv: " + std::string(20000, '[') + std::string(20000, ']') + "\n", "c.yaml:3:",
+               "nesting is too deep here");
+  expect_error("name: t\ncommand: [x]\nmatrix: {v: [\"a\\0b\"]}\n", "c.yaml:3:14", "holds a NUL byte");
+  Config config = parse_config("name: t\ncommand: [x]\ntask: {cpus: 2}\nresources: {cores: [1, 3]}\n", "c.yaml");
+  EXPECT_EQ(config.defaults.cpus_location->to_string(), "c.yaml:3:14");
+  EXPECT_EQ(config.resources.cores_location.to_string(), "c.yaml:4:20");
+}
+
+TEST(Loader, OnlyARegularFileOfSaneSizeIsRead) {
+  for (const char* path : {"/dev/zero", "/tmp"}) {
+    try {
+      load_config(path);
+      ADD_FAILURE() << path << " was read";
+    } catch (const UserError& error) {
+      EXPECT_NE(std::string(error.what()).find("not a regular file"), std::string::npos) << error.what();
+    }
+  }
+}
+
 TEST(Discover, ValuesFromJsonOrLines) {
   SourceLocation where{"c.yaml", 4, 3};
   auto json = parse_discovered("[\"a\", 2, {\"name\": \"c\", \"bin\": \"./c\"}]\n", where);

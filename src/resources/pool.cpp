@@ -9,6 +9,17 @@
 
 namespace bm {
 
+namespace {
+
+// An error about something the config sets names where it does; one about a command-line option
+// or a default names nothing.
+UserError located(const SourceLocation& where, const std::string& message) {
+  return where.file.empty() ? UserError(message) : UserError(where, message);
+}
+
+} // namespace
+
+
 ResourcePool::ResourcePool(std::vector<std::string> slot_names, std::vector<int> cpus, bool pinned,
                            std::vector<int> gpus, int per_gpu)
     : m_slot_names(std::move(slot_names)), m_slot_busy(m_slot_names.size(), false), m_cpus(std::move(cpus)),
@@ -106,8 +117,8 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
   if (options.cores) {
     for (int cpu : *options.cores) {
       if (!std::binary_search(allowed.begin(), allowed.end(), cpu)) {
-        throw UserError(fmt::format("CPU {} is not available to this process (it may use {})", cpu,
-                                    format_cpu_list(allowed)));
+        throw located(options.cores_location, fmt::format("CPU {} is not available to this process (it may use {})",
+                                                          cpu, format_cpu_list(allowed)));
       }
     }
     available = *options.cores;
@@ -137,7 +148,7 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
   const size_t needed = static_cast<size_t>(jobs) * static_cast<size_t>(task_cpus);
   if (needed > available.size()) {
     if (!options.oversubscribe) {
-      throw UserError(fmt::format(
+      throw located(task_cpus > 1 ? options.cpus_location : SourceLocation{}, fmt::format(
           "{} slot{} of {} CPU{} need {} cores, but only {} {} usable ({}); use --jobs {}, list more with --cores, "
           "or pass --oversubscribe to run unpinned (timings are then not comparable)",
           jobs, jobs == 1 ? "" : "s", task_cpus, task_cpus == 1 ? "" : "s", needed, available.size(),
@@ -155,7 +166,7 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
   }
 
   if (options.max_task_gpus > 0 && static_cast<size_t>(options.max_task_gpus) > layout.gpus.size()) {
-    throw UserError(fmt::format("a task asks for {} GPU{}, but {} listed; list them with --gpus or "
+    throw located(options.gpus_location, fmt::format("a task asks for {} GPU{}, but {} listed; list them with --gpus or "
                                 "resources.gpus",
                                 options.max_task_gpus, options.max_task_gpus == 1 ? "" : "s",
                                 layout.gpus.empty() ? "none is" : std::to_string(layout.gpus.size()) + " are"));

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "util/error.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +69,10 @@ struct ResourceOptions {
   int per_gpu = 1;
   int max_task_cpus = 1;                   // the largest `cpus` of any task in the plan
   int max_task_gpus = 0;
+  // Where the config sets what an error may be about (empty: a command-line option or a default).
+  SourceLocation cores_location;
+  SourceLocation cpus_location;            // of the task with the largest `cpus`
+  SourceLocation gpus_location;
 };
 
 // The pool a run will use, and the warnings to show once (e.g. unpinned oversubscription).

@@ -26,6 +26,22 @@ run_bm 2 run huge.yaml --out o
 assert_contains err.txt "huge.yaml:2:14: unknown placeholder {nope}"
 run_bm 2 run deep.yaml --out o
 assert_contains err.txt "deep.yaml:3:"
+python3 -c "open('deeper.yaml', 'w').write('name: t\ncommand: [x]\nenv: ' + '{a: ' * 100000 + '1' + '}' * 100000 + '\n')"
+run_bm 2 run deeper.yaml --out o
+assert_contains err.txt "deeper.yaml:3:"
+assert_contains err.txt "nesting is too deep here"
+# Config paths that are not regular files are refused at once: a FIFO would block forever,
+# /dev/zero would grow memory without end.
+mkfifo fifo.yaml
+run_bm 2 run fifo.yaml --out o
+assert_contains err.txt "fifo.yaml: the config is a FIFO (a pipe), not a regular file"
+run_bm 2 run /dev/zero --out o
+assert_contains err.txt "/dev/zero: the config is a device, not a regular file"
+run_bm 2 list "$PWD" --out o
+assert_contains err.txt "the config is a folder, not a regular file"
+head -c 40000000 /dev/zero | tr '\0' '#' >big.yaml
+run_bm 2 run big.yaml --out o
+assert_contains err.txt "big.yaml: the config is 40000000 bytes; more than 32 MiB is refused"
 run_bm 2 run wide.yaml --out o
 assert_contains err.txt "the matrix expands to 25000000 tasks; more than 20000000 is refused"
 [ ! -e o ] || fail "a refused config wrote its results folder"
