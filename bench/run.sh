@@ -9,7 +9,8 @@
 #   4. measurement overhead: one task repeated 300 times vs hyperfine -N;
 #   5. scale: planning / resume check / dry run of a 1,000,000-task config, memory per task,
 #      peak RSS of a real 100,000-task run;
-#   6. the price of each safety (cgroups, durability), derived from section 1.
+#   6. the price of each safety (cgroups, durability), derived from section 1;
+#   7. the statistics pass (`report`) over millions of samples, and how fast it stops on SIGINT.
 # Slot counts: 1, 2 and, on machines with more than 2 cores, nproc-1.
 # Section sizes (environment):
 #   BENCH_EFF_TASKS=200         tasks per slot count in section 3
@@ -19,6 +20,7 @@
 #   BENCH_SCALE_FILTER='a=0,b=?'  the subset run for real before the resume check (1,000 tasks at 100)
 #   BENCH_SCALE_REPS=REPS       repetitions of each section-5 timing
 #   BENCH_RSS_TASKS=100000      tasks of the real run whose peak RSS is measured (1 repetition)
+#   BENCH_STATS_SHAPES='200x20000 4x1000000'  section 7: TASKSxSAMPLES results trees, each with a baseline
 #   BENCH_SKIP='2 5'            sections to skip (1 and 6 go together)
 #   BENCH_PEERS=0               section 1 without xargs, GNU parallel and make (comparing builds)
 #   BENCHMATRIX=path            the benchmatrix binary to measure (default: ./build/benchmatrix)
@@ -36,6 +38,7 @@ scale_axis=${BENCH_SCALE_AXIS:-100}
 scale_filter=${BENCH_SCALE_FILTER:-a=0,b=?}
 scale_reps=${BENCH_SCALE_REPS:-$reps}
 rss_tasks=${BENCH_RSS_TASKS:-100000}
+stats_shapes=${BENCH_STATS_SHAPES:-200x20000 4x1000000}
 skip=" ${BENCH_SKIP:-} "
 bm=${BENCHMATRIX:-$PWD/build/benchmatrix}  # BENCHMATRIX=path: another build (an older commit, say)
 ncpu=$(nproc)
@@ -479,6 +482,73 @@ if ! skipped 1; then
   echo
   [ "$have_durability" = 1 ] || echo "--durability off not available in this build: durability columns n/a."
   echo "cgroups here: $isolation."
+  echo
+fi
+# ==== 7. the statistics pass ====
+if ! skipped 7; then
+  # emit.py: one run that reports SAMPLES log-normal samples in lines of at most 100,000.
+  cat >"$work/emit.py" <<'PY'
+import os, random
+r = random.Random(int(os.environ["BENCHMATRIX_TASK_ID"][:8], 16))
+n = int(os.environ["SAMPLES"])
+with open(os.environ["BENCHMATRIX_RESULT_FILE"], "a") as f:
+    while n > 0:
+        k = min(n, 100000)
+        f.write('{"metric": "latency", "unit": "s", "samples": [' + ",".join("%.9g" % r.lognormvariate(-7, 0.2) for _ in range(k)) + ']}\n')
+        n -= k
+PY
+  echo "## 7. The statistics pass"
+  echo
+  echo "\`benchmatrix report OUT\` over results trees made by real runs (each task one process reporting SAMPLES" \
+    "log-normal samples of one metric; a baseline axis, so every other task is compared with it): reading every" \
+    "result.json, descriptive statistics, outliers, bootstrap intervals, Mann-Whitney, Hodges-Lehmann, Cliff's δ," \
+    "corrections, and writing summary.json, samples.csv and comparison_table.md. Wall seconds and peak RSS, medians of" \
+    "$reps repetitions. The limit it is set against: GNU \`sort -g\` of the same samples (one sort of all of them)." \
+    "Stop: seconds from SIGINT (sent 1 s into a report) to its exit with 130."
+  echo
+  echo "| tasks × samples | samples | report wall s | peak RSS MiB | sort -g wall s | report ÷ sort | SIGINT to exit s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for shape in $stats_shapes; do
+    st=${shape%x*}
+    ss=${shape#*x}
+    half=$(( st / 2 > 0 ? st / 2 : 1 ))
+    printf 'name: stats\ncommand: ["python3", "%s/emit.py"]\nenv: {SAMPLES: "%s"}\nmatrix:\n  v: [%s]\n  w: [%s]\nanalysis: {baseline: {v: 0}}\n' \
+      "$work" "$ss" "$(seq -s, 0 $(( st / half - 1 )))" "$(seq -s, 0 $(( half - 1 )))" >"$work/stats.yaml"
+    rm -rf "$work/stats"
+    log "stats: making a tree of $st tasks x $ss samples"
+    "$bm" run "$work/stats.yaml" --out "$work/stats" --durability off --isolation none >/dev/null 2>"$work/err.txt" ||
+      log "  run failed: $(tail -1 "$work/err.txt")"
+    es=(); ms=(); sorts=()
+    for r in $(seq 1 "$reps"); do
+      start=$(now)
+      /usr/bin/time -f '%M' -o "$work/time.txt" "$bm" report "$work/stats" >/dev/null 2>&1 || true
+      end=$(now)
+      es+=("$(echo "$end - $start" | bc -l)")
+      ms+=("$(tail -1 "$work/time.txt")")
+      cut -d, -f"$(( $(head -1 "$work/stats/samples.csv" | tr ',' '\n' | grep -n '^value$' | cut -d: -f1) ))" \
+        "$work/stats/samples.csv" | tail -n +2 >"$work/values.txt"
+      start=$(now)
+      sort -g "$work/values.txt" >/dev/null
+      end=$(now)
+      sorts+=("$(echo "$end - $start" | bc -l)")
+    done
+    "$bm" report "$work/stats" >/dev/null 2>&1 &
+    pid=$!
+    sleep 1
+    start=$(now)
+    kill -INT $pid 2>/dev/null || true
+    code=0
+    wait $pid || code=$?
+    end=$(now)
+    stop=$( [ "$code" = 130 ] && echo "$end - $start" | bc -l || echo "ended before (exit $code)")
+    e=$(printf '%s\n' "${es[@]}" | median)
+    m=$(printf '%s\n' "${ms[@]}" | median)
+    so=$(printf '%s\n' "${sorts[@]}" | median)
+    printf '| %s × %s | %s | %s | %s | %s | %s | %s |\n' "$st" "$ss" "$(( st * ss ))" "$(fmt %.2f "$e")" \
+      "$(fmt %.0f "$(awk -v m="$m" 'BEGIN {print m / 1024}')")" "$(fmt %.2f "$so")" "$(ratio "$e" "$so")" \
+      "$( [[ $stop =~ ^[0-9.]+$ ]] && fmt %.3f "$stop" || echo "$stop")"
+    rm -rf "$work/stats" "$work/values.txt"
+  done
   echo
 fi
 log "done"

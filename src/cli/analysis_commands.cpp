@@ -11,7 +11,7 @@
 #include "cli/options.hpp"
 #include "config/loader.hpp"
 #include "exec/local_executor.hpp"
-#include "exec/signals.hpp"
+#include "util/signals.hpp"
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
@@ -23,11 +23,15 @@
 #include "sched/runner.hpp"
 #include "store/machine.hpp"
 #include "stats/correction.hpp"
+#include "store/lock.hpp"
 #include "store/store.hpp"
+#include "util/directory.hpp"
+#include "util/fs.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
+#include "util/console.hpp"
 
 extern char** environ;
 
@@ -85,12 +89,12 @@ AnalysisSettings apply_analysis_options(AnalysisSettings settings, const Analysi
 }
 
 void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& analysis) {
-  fmt::print(out, "\n{} ({} of {} tasks done):\n", analysis.metric, tree.tasks.size(), tree.planned);
+  say(out, "\n{} ({} of {} tasks done):\n", analysis.metric, tree.tasks.size(), tree.planned);
   std::size_t width = 4;
   for (const auto& task : tree.tasks) {
     width = std::max(width, task.label().size());
   }
-  fmt::print(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>7}  {}\n", "task", width, "n", "median", "mean", "cv",
+  say(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>7}  {}\n", "task", width, "n", "median", "mean", "cv",
              "outliers");
   for (const auto& stats : analysis.tasks) {
     const MetricStats* metric = stats.find(analysis.metric);
@@ -101,7 +105,7 @@ void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& a
     auto value = [&](double x) {
       return metric->info.unit == "s" ? format_seconds(x) : fmt::format("{:.4g} {}", x, metric->info.unit);
     };
-    fmt::print(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>6.1f}%  {}{}\n", tree.tasks[stats.task].label(), width, d.n,
+    say(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>6.1f}%  {}{}\n", tree.tasks[stats.task].label(), width, d.n,
                value(d.median), value(d.mean), d.cv * 100, metric->outliers_flagged,
                metric->outliers_removed > 0 ? " removed" : "");
   }
@@ -110,9 +114,10 @@ void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& a
 // Recomputes the statistics of OUT, writes summary.json, samples.csv and comparison_table.md.
 } // namespace
 
-Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks) {
+Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
+                            const std::filesystem::path& dir) {
   Analysis analysis = analyze(tree, settings);
-  write_reports(tree, analysis);
+  write_reports(tree, analysis, dir.empty() ? tree.root : dir);
   if (print_tasks) {
     print_task_table(stdout, tree, analysis);
   }
@@ -121,13 +126,30 @@ Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& set
 }
 
 int report_command(const ReportOptions& options) {
+  Store store(options.out);
+  store.check_structure();
+  // Writing into OUT takes its lock, as a run does: a report made while a run goes on would
+  // otherwise replace the run's final summary with an older one. Elsewhere, no lock is needed.
+  std::optional<OutputLock> lock;
+  std::filesystem::path dir = options.output ? std::filesystem::absolute(*options.output) : store.root();
+  if (!options.output) {
+    std::error_code missing;
+    if (std::filesystem::is_directory(store.root(), missing)) {
+      Directory out = Directory::open(store.root());
+      lock = OutputLock::acquire(out, "report");
+      out.remove_temporaries();  // left by a report or run that was killed while writing
+    }
+  }
   ResultsTree tree = read_results(options.out);
   AnalysisSettings settings = apply_analysis_options(tree.analysis, options.analysis);
   if (tree.tasks.empty()) {
     throw UserError(fmt::format("{} has no finished task to report on", tree.root.string()));
   }
-  analyze_and_report(tree, settings, true);
-  fmt::print("Wrote {}/summary.json, samples.csv and comparison_table.md\n", tree.root.string());
+  if (options.output) {
+    make_directories(dir);
+  }
+  analyze_and_report(tree, settings, true, dir);
+  say(stdout, "Wrote {}/summary.json, samples.csv and comparison_table.md\n", dir.string());
   return k_exit_ok;
 }
 
@@ -146,11 +168,11 @@ int compare_command(const CompareOptions& options) {
     worse += comparison.verdict == Verdict::Worse ? 1 : 0;
   }
   if (worse > 0) {
-    fmt::print("REGRESSION: {} of {} task{} significantly and practically worse than the base\n", worse,
+    say(stdout, "REGRESSION: {} of {} task{} significantly and practically worse than the base\n", worse,
                analysis.comparisons.size(), analysis.comparisons.size() == 1 ? "" : "s");
     return k_exit_regression;
   }
-  fmt::print("No regression in {} task{} (threshold {:.3g}%)\n", analysis.comparisons.size(),
+  say(stdout, "No regression in {} task{} (threshold {:.3g}%)\n", analysis.comparisons.size(),
              analysis.comparisons.size() == 1 ? "" : "s", settings.threshold * 100);
   return k_exit_ok;
 }

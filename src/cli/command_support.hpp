@@ -32,6 +32,8 @@ int compare_command(const CompareOptions& options);
 
 // Recomputes the statistics of a results tree and writes summary.json, samples.csv and
 // comparison_table.md into it; prints the comparisons (and the per-task table if asked).
-Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks);
+// Writes the reports into `dir` (empty: the tree's root).
+Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
+                            const std::filesystem::path& dir = {});
 
 } // namespace bm

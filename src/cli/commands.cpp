@@ -13,7 +13,7 @@
 #include "cli/options.hpp"
 #include "config/loader.hpp"
 #include "exec/local_executor.hpp"
-#include "exec/signals.hpp"
+#include "util/signals.hpp"
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
@@ -31,6 +31,7 @@
 #include "util/hash.hpp"
 #include "util/environment.hpp"
 #include "util/strings.hpp"
+#include "util/console.hpp"
 
 extern char** environ;
 
@@ -47,7 +48,7 @@ int list_command(const ListOptions& options) {
   std::vector<std::string> inherited = current_environment(plan.config().env_inherit);
   std::size_t differing = 0;
   if (!options.json) {
-    fmt::print("{:<8} {:<16}  {}\n", "STATE", "TASK", "AXES");
+    say(stdout, "{:<8} {:<16}  {}\n", "STATE", "TASK", "AXES");
   }
   std::vector<TaskState> states = store.states(plan, selected);
   for (std::size_t i = 0; i < selected.size(); ++i) {
@@ -60,9 +61,9 @@ int list_command(const ListOptions& options) {
       nlohmann::json line = task_spec_json(plan, task);
       line["state"] = to_string(state);
       line["environment_differs"] = env_differs;
-      fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      say(stdout, "{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
-      fmt::print("{:<8} {}  {}{}\n", to_string(state), plan.task_id(task), plan.label(task),
+      say(stdout, "{:<8} {}  {}{}\n", to_string(state), plan.task_id(task), plan.label(task),
                  env_differs ? "  (environment differs)" : "");
     }
   }
@@ -73,10 +74,10 @@ int list_command(const ListOptions& options) {
         parts.push_back(fmt::format("{} {}", counts[state], to_string(state)));
       }
     }
-    fmt::print("{} task{} ({}) in {}\n", selected.size(), selected.size() == 1 ? "" : "s", join(parts, ", "),
+    say(stdout, "{} task{} ({}) in {}\n", selected.size(), selected.size() == 1 ? "" : "s", join(parts, ", "),
                store.root().string());
     if (differing > 0) {
-      fmt::print("{} task{} ran with another inherited environment than this shell's (see environment.json in the run folders)"
+      say(stdout, "{} task{} ran with another inherited environment than this shell's (see environment.json in the run folders)"
                  "; that alone never makes a task run again\n",
                  differing, differing == 1 ? "" : "s");
     }
@@ -86,12 +87,12 @@ int list_command(const ListOptions& options) {
 
 int topology_command(const TopologyOptions& options) {
   Topology topology = detect_topology();
-  fmt::print("CPU: {}\n", topology.cpu_model.empty() ? "unknown model" : topology.cpu_model);
-  fmt::print("Topology from {}{}: {} physical core{}, {} logical CPU{} available to this process\n", topology.source,
+  say(stdout, "CPU: {}\n", topology.cpu_model.empty() ? "unknown model" : topology.cpu_model);
+  say(stdout, "Topology from {}{}: {} physical core{}, {} logical CPU{} available to this process\n", topology.source,
              topology.source == "hwloc" ? "" : " (" + topology.fallback_reason + ")", topology.cores.size(),
              topology.cores.size() == 1 ? "" : "s", topology.logical_cpus, topology.logical_cpus == 1 ? "" : "s");
   for (const auto& core : topology.cores) {
-    fmt::print("  core {:>3}  package {}  cpus {}\n", core.core_index, core.package, format_cpu_list(core.cpus));
+    say(stdout, "  core {:>3}  package {}  cpus {}\n", core.core_index, core.package, format_cpu_list(core.cpus));
   }
   ResourceOptions resources;
   if (options.cores) {
@@ -101,13 +102,13 @@ int topology_command(const TopologyOptions& options) {
   resources.jobs = options.jobs;
   resources.parallel = options.parallel;
   std::vector<int> usable = topology.usable_cpus(resources.reserve_core0);
-  fmt::print("Usable for benchmarks (one CPU per physical core{}): {}\n",
+  say(stdout, "Usable for benchmarks (one CPU per physical core{}): {}\n",
              resources.reserve_core0 ? ", core 0 left to the system" : "",
              usable.empty() ? "none" : format_cpu_list(usable));
   PoolLayout layout = plan_pool(topology, resources);
-  fmt::print("A run with these options would use {} slot{} on cpus {}\n", layout.slot_names.size(),
+  say(stdout, "A run with these options would use {} slot{} on cpus {}\n", layout.slot_names.size(),
              layout.slot_names.size() == 1 ? "" : "s", format_cpu_list(layout.cpus));
-  fmt::print("GPUs: none discovered (list them with --gpus or resources.gpus)\n");
+  say(stdout, "GPUs: none discovered (list them with --gpus or resources.gpus)\n");
   return k_exit_ok;
 }
 
@@ -161,6 +162,9 @@ void raise_open_file_limit() {
 }
 
 int main_entry(int argc, char** argv) {
+  // Before anything else (config loading runs discovery commands; threads inherit the mask):
+  // interrupts are taken where benchmatrix looks for them, in every phase.
+  SignalBlocker signals;
   raise_open_file_limit();
   CommandLine command_line;
   if (auto code = parse_command_line(argc, argv, command_line)) {
@@ -183,13 +187,18 @@ int main_entry(int argc, char** argv) {
     case CommandLine::Command::None:
       break;
     }
+  } catch (const Interrupted& interrupted) {
+    // Whatever was being written is left as it was (files appear whole or not at all).
+    console_flush(stdout);
+    say(stderr, "benchmatrix: {}\n", interrupted.what());
+    return k_exit_interrupted;
   } catch (const UserError& error) {
-    std::fflush(stdout);
-    fmt::print(stderr, "benchmatrix: error: {}\n", error.what());
+    console_flush(stdout);
+    say(stderr, "benchmatrix: error: {}\n", error.what());
     return k_exit_usage;
   } catch (const std::exception& error) {
-    std::fflush(stdout);
-    fmt::print(stderr, "benchmatrix: error: {}\n", error.what());
+    console_flush(stdout);
+    say(stderr, "benchmatrix: error: {}\n", error.what());
     return k_exit_failed;
   }
   return k_exit_usage;

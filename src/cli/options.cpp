@@ -84,6 +84,9 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   auto* report = app.add_subcommand("report", "Recompute statistics and reports from a results folder, running "
                                                "nothing");
   report->add_option("out", out.report.out, "Results folder")->required();
+  report->add_option("--output", out.report.output,
+                     "Write summary.json, samples.csv and comparison_table.md into this folder instead of OUT "
+                     "(needs no lock on OUT: works while a run is writing it)");
   add_analysis_options(*report, out.report.analysis, true);
 
   auto* compare = app.add_subcommand("compare", "Compare two results folders task by task; exit 3 when NEW is "

@@ -62,6 +62,7 @@ struct AnalysisOptions {
 
 struct ReportOptions {
   std::string out;
+  std::optional<std::string> output;  // where to write the reports; OUT when not given
   AnalysisOptions analysis;
 };
 

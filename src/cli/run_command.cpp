@@ -15,7 +15,7 @@
 #include "exec/cgroups.hpp"
 #include "exec/local_executor.hpp"
 #include "exec/orphans.hpp"
-#include "exec/signals.hpp"
+#include "util/signals.hpp"
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
@@ -33,6 +33,7 @@
 #include "util/hash.hpp"
 #include "util/environment.hpp"
 #include "util/strings.hpp"
+#include "util/console.hpp"
 
 extern char** environ;
 
@@ -138,7 +139,7 @@ nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSumma
 
 void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, const Store& store,
                    const PoolLayout& layout) {
-  fmt::print("Dry run: {} task{} would run on {} slot{} (cpus {}{}) -> {}\n", tasks.size(),
+  say(stdout, "Dry run: {} task{} would run on {} slot{} (cpus {}{}) -> {}\n", tasks.size(),
              tasks.size() == 1 ? "" : "s", layout.slot_names.size(), layout.slot_names.size() == 1 ? "" : "s",
              format_cpu_list(layout.cpus), layout.pinned ? "" : ", unpinned", store.root().string());
   for (std::size_t task : tasks) {
@@ -153,7 +154,7 @@ void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, cons
     for (const auto& word : spec["command"]) {
       words.push_back(shell_quote(word.get<std::string>()));
     }
-    fmt::print("  {}  {}\n    {}\n", plan.task_id(task), plan.label(task), join(words, " "));
+    say(stdout, "  {}  {}\n    {}\n", plan.task_id(task), plan.label(task), join(words, " "));
   }
 }
 
@@ -225,6 +226,14 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   Topology topology = detect_topology();
   PoolLayout layout = plan_pool(topology, resource_options(plan, options));
   Store store(default_out(config, options.out));
+  store.check_structure();
+  // OUT belongs to the config that made it (by its name): another config's tasks would replace
+  // finished results at the same paths without a word.
+  if (std::optional<std::string> recorded = store.recorded_name(); recorded && *recorded != config.name && !options.force) {
+    throw UserError(fmt::format("{} holds the results of the config named '{}', not '{}'; use another --out, or --force "
+                                "to run every task of this config into it (replacing results at the same paths)",
+                                store.root().string(), printable(*recorded, 80), printable(config.name, 80)));
+  }
 
   std::vector<std::size_t> to_run;
   std::size_t already_done = 0;
@@ -266,7 +275,6 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   }
 
   // Everything was validated above; from here on the run writes to OUT.
-  SignalBlocker signals;
   keep_off_task_cpus(layout);
   nlohmann::json context = machine_context(topology);
   context["cpus_used"] = layout.cpus;
@@ -322,7 +330,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   ConsoleStatus status(stdout, options.verbose);
   status.run_started(plan, header);
   ResourcePool pool = layout.make_pool();
-  LocalExecutor executor(signals.original_mask());
+  LocalExecutor executor(original_signal_mask());
   executor.set_cgroups(cgroups ? &*cgroups : nullptr);
   RunnerOptions runner_options;
   runner_options.attempt.inherited_env = current_environment(plan.config().env_inherit);
@@ -338,12 +346,26 @@ int run_plan(const Plan& plan, const RunOptions& options) {
       throw;
     }
     // Nothing half-written counts (every file is renamed into place whole), so stopping here
-    // loses nothing finished; the executor's destructor ends what is still running.
-    fmt::print(stderr,
-               "benchmatrix: error: the disk holding {} is full ({}).\n"
-               "Stopped: running tasks were ended; every result already written is complete. Free some space "
-               "and run the same command again to resume.\n",
-               store.root().string(), error.what());
+    // loses nothing finished; the executor's destructor ends what is still running. The execution
+    // summary is still tried (it is small, and a failed write removed its temporary file).
+    executor.terminate_all(SIGKILL);
+    summary = runner.summary();
+    summary.finished = utc_timestamp();
+    nlohmann::json json = summary_json(plan, store, summary, layout, context);
+    json["stopped"] = fmt::format("the disk holding the results is full ({})", error.what());
+    std::string summary_note;
+    try {
+      store.write_execution_summary(json);
+      store.record({{"event", "run-stopped"}, {"reason", json["stopped"]}});
+      store.commit(true);
+    } catch (const SystemError& again) {
+      summary_note = fmt::format(" (the execution summary could not be written either: {})", again.what());
+    }
+    say(stderr,
+        "benchmatrix: error: the disk holding {} is full ({}).\n"
+        "Stopped: running tasks were ended; every result already written is complete{}. Free some space "
+        "and run the same command again to resume.\n",
+        store.root().string(), error.what(), summary_note);
     return k_exit_failed;
   }
   summary.finished = utc_timestamp();
@@ -356,13 +378,17 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                 {"not_started", summary.not_started}});
   store.commit(true);
   status.run_finished(plan, summary);
+  if (summary.was_interrupted) {
+    // Asked to stop: the statistics can wait for `benchmatrix report`.
+    say(stdout, "Statistics not recomputed (interrupted); `benchmatrix report {}` does it from what is on disk\n",
+        store.root().string());
+    return k_exit_interrupted;
+  }
   // The statistics and reports over everything done so far, this run's tasks and earlier ones.
+  // An interrupt here ends with 130 (Interrupted): every result is already written.
   ResultsTree tree = read_results(store.root());
   if (!tree.tasks.empty()) {
     analyze_and_report(tree, plan.config().analysis, false);
-  }
-  if (summary.was_interrupted) {
-    return k_exit_interrupted;
   }
   return summary.failed > 0 ? k_exit_failed : k_exit_ok;
 }

@@ -4,13 +4,16 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "util/fs.hpp"
+#include "util/signals.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -101,19 +104,38 @@ std::vector<AxisValue> discover_values(const std::vector<std::string>& argv, con
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
+  // Its own process group (so an interrupt or a timeout ends all it started), the signal mask and
+  // dispositions benchmatrix had before it blocked the interrupt signals.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t mask = original_signal_mask();
+  sigset_t defaults = interrupt_signals();
+  sigaddset(&defaults, SIGCHLD);
+  sigaddset(&defaults, SIGQUIT);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setsigmask(&attributes, &mask);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (const auto& word : argv) {
     args.push_back(const_cast<char*>(word.c_str()));
   }
   args.push_back(nullptr);
+  UniqueFd interrupts = interrupt_fd();
   pid_t pid = 0;
-  int error = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int error = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   write_end.reset();
   if (error != 0) {
     throw UserError(where, "cannot run the discovery command '" + join(argv, " ") + "': " + std::strerror(error));
   }
 
+  auto end_group = [&] {
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  };
   std::string output;
   bool timed_out = false;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -123,14 +145,29 @@ std::vector<AxisValue> discover_values(const std::vector<std::string>& argv, con
       timed_out = true;
       break;
     }
-    pollfd entry{read_end.get(), POLLIN, 0};
-    int ready = ::poll(&entry, 1, static_cast<int>(left.count()));
+    // The output and the interrupt signals in one wait: Ctrl-C during a hanging discovery ends it.
+    pollfd entries[2] = {{read_end.get(), POLLIN, 0}, {interrupts.get(), POLLIN, 0}};
+    int ready = ::poll(entries, 2, static_cast<int>(left.count()));
     if (ready < 0 && errno == EINTR) {
       continue;
     }
-    if (ready <= 0) {
-      timed_out = ready == 0;
+    if (ready < 0) {
       break;
+    }
+    if (ready == 0) {
+      timed_out = true;
+      break;
+    }
+    if ((entries[1].revents & POLLIN) != 0) {
+      signalfd_siginfo info{};
+      int signal = ::read(interrupts.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)
+                       ? static_cast<int>(info.ssi_signo)
+                       : SIGINT;
+      end_group();
+      throw Interrupted(signal);
+    }
+    if ((entries[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      continue;
     }
     char buffer[65536];
     ssize_t n = ::read(read_end.get(), buffer, sizeof buffer);
@@ -142,13 +179,12 @@ std::vector<AxisValue> discover_values(const std::vector<std::string>& argv, con
     }
     output.append(buffer, static_cast<size_t>(n));
     if (output.size() > k_max_output) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      end_group();
       throw UserError(where, "the discovery command printed more than 16 MiB");
     }
   }
   if (timed_out) {
-    ::kill(pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -1,6 +1,6 @@
 #include "exec/local_executor.hpp"
 
-#include "exec/signals.hpp"
+#include "util/signals.hpp"
 #include "exec/spawn.hpp"
 #include "util/directory.hpp"
 #include "util/error.hpp"

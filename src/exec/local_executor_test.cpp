@@ -1,6 +1,6 @@
 #include "exec/local_executor.hpp"
 
-#include "exec/signals.hpp"
+#include "util/signals.hpp"
 #include "util/fs.hpp"
 
 #include <gtest/gtest.h>

@@ -10,6 +10,7 @@
 #include "resources/topology.hpp"
 #include "util/duration.hpp"
 #include "util/strings.hpp"
+#include "util/console.hpp"
 
 namespace bm {
 
@@ -63,14 +64,14 @@ void ConsoleStatus::run_started(const Plan& plan, const RunHeader& header) {
   m_total = header.to_run;
   m_width = static_cast<int>(std::to_string(std::max<std::size_t>(m_total, 1)).size());
   for (const auto& notice : header.notices) {
-    fmt::print(m_out, "note: {}\n", notice);
+    say(m_out, "note: {}\n", notice);
   }
   std::string selection;
   if (header.selected != header.planned) {
     selection = fmt::format(" ({} of {} selected by --filter)", header.selected, header.planned);
   }
   if (header.already_done > 0) {
-    fmt::print(m_out, "{}: {} task{} already done, skipped (use --force to run them again){}\n", plan.config().name,
+    say(m_out, "{}: {} task{} already done, skipped (use --force to run them again){}\n", plan.config().name,
                header.already_done, header.already_done == 1 ? "" : "s", selection);
     selection.clear();
   }
@@ -84,18 +85,18 @@ void ConsoleStatus::run_started(const Plan& plan, const RunHeader& header) {
     }
     where += fmt::format(", GPUs {}", fmt::join(gpus, ","));
   }
-  fmt::print(m_out, "Running {} task{} on {} slot{} ({}){} -> {}\n", header.to_run, header.to_run == 1 ? "" : "s",
+  say(m_out, "Running {} task{} on {} slot{} ({}){} -> {}\n", header.to_run, header.to_run == 1 ? "" : "s",
              header.slots, header.slots == 1 ? "" : "s", where, selection, header.out_dir.string());
-  std::fflush(m_out);
+  console_flush(m_out);
 }
 
 void ConsoleStatus::task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) {
   if (!m_verbose) {
     return;
   }
-  fmt::print(m_out, "  start {} (slot {}, cpus {}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
+  say(m_out, "  start {} (slot {}, cpus {}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
              attempt > 1 ? fmt::format(", attempt {}", attempt) : "");
-  std::fflush(m_out);
+  console_flush(m_out);
 }
 
 void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
@@ -107,7 +108,7 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
   std::string label = plan.label(outcome.task);
   switch (outcome.status) {
   case TaskStatus::Succeeded:
-    fmt::print(m_out, "{} ok    {}  {}\n", counter, label, headline(outcome));
+    say(m_out, "{} ok    {}  {}\n", counter, label, headline(outcome));
     break;
   case TaskStatus::Failed:
   {
@@ -118,46 +119,46 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
         logs.push_back((dir / name).string());
       }
     }
-    fmt::print(m_out, "{} {} {}  {}{}\n    {}\n", counter, will_retry ? "retry" : "FAIL ", label, outcome.reason,
+    say(m_out, "{} {} {}  {}{}\n    {}\n", counter, will_retry ? "retry" : "FAIL ", label, outcome.reason,
                will_retry ? fmt::format(" (attempt {} failed, retrying)", outcome.attempt) : "",
                logs.empty() ? fmt::format("no output; folder: {}", dir.string())
                             : fmt::format("logs: {}", join(logs, " ")));
     break;
   }
   case TaskStatus::Interrupted:
-    fmt::print(m_out, "{} stop  {}  {}\n", counter, label, outcome.reason);
+    say(m_out, "{} stop  {}  {}\n", counter, label, outcome.reason);
     break;
   }
   for (const auto& warning : outcome.warnings) {
-    fmt::print(m_out, "    warning: {}\n", warning);
+    say(m_out, "    warning: {}\n", warning);
   }
-  std::fflush(m_out);
+  console_flush(m_out);
 }
 
 void ConsoleStatus::interrupted(int signal, bool forced) {
   const char* name = sigabbrev_np(signal);
-  fmt::print(m_out, "\n{}: {}\n", name ? fmt::format("SIG{}", name) : std::to_string(signal),
+  say(m_out, "\n{}: {}\n", name ? fmt::format("SIG{}", name) : std::to_string(signal),
              forced ? "killing every running task now" : "stopping: no new tasks; running ones are being ended "
                                                          "(interrupt again to kill them at once)");
-  std::fflush(m_out);
+  console_flush(m_out);
 }
 
 void ConsoleStatus::run_finished(const Plan& plan, const RunSummary& summary) {
-  fmt::print(m_out, "\n{}: {} succeeded, {} failed", plan.config().name, summary.completed, summary.failed);
+  say(m_out, "\n{}: {} succeeded, {} failed", plan.config().name, summary.completed, summary.failed);
   if (summary.interrupted > 0 || summary.not_started > 0) {
-    fmt::print(m_out, ", {} interrupted, {} not started", summary.interrupted, summary.not_started);
+    say(m_out, ", {} interrupted, {} not started", summary.interrupted, summary.not_started);
   }
   if (summary.skipped_done > 0) {
-    fmt::print(m_out, ", {} skipped (already done)", summary.skipped_done);
+    say(m_out, ", {} skipped (already done)", summary.skipped_done);
   }
-  fmt::print(m_out, " in {}\n", format_seconds(summary.wall_seconds));
+  say(m_out, " in {}\n", format_seconds(summary.wall_seconds));
   if (!summary.failures.empty()) {
-    fmt::print(m_out, "Failed tasks (run the same command again to retry only these):\n");
+    say(m_out, "Failed tasks (run the same command again to retry only these):\n");
     for (const auto& failure : summary.failures) {
-      fmt::print(m_out, "  {}: {}\n    {}\n", plan.label(failure.task), failure.reason, failure.dir.string());
+      say(m_out, "  {}: {}\n    {}\n", plan.label(failure.task), failure.reason, failure.dir.string());
     }
   }
-  std::fflush(m_out);
+  console_flush(m_out);
 }
 
 } // namespace bm

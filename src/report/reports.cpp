@@ -7,6 +7,8 @@
 #include "util/fs.hpp"
 #include "util/json_text.hpp"
 #include "util/strings.hpp"
+#include "util/console.hpp"
+#include "util/signals.hpp"
 
 namespace bm {
 
@@ -89,6 +91,7 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
   out.append(json_array_start(head, "tasks"));
   bool first = true;
   for (const auto& stats : analysis.tasks) {
+    check_interrupt();
     const TaskSamples& task = tree.tasks[stats.task];
     nlohmann::json axes = nlohmann::json::object();
     for (const auto& [axis, value] : task.axes) {
@@ -123,6 +126,7 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
   csv += ",run,metric,value,unit,direction,started_unix,slot,cpus,gpus\n";
   out.append(csv);
   for (const auto& task : tree.tasks) {
+    check_interrupt();
     std::string prefix = task.task_id + "," + csv_field(task.path);
     for (const auto& axis : tree.axis_order) {
       auto found = std::find_if(task.axes.begin(), task.axes.end(), [&](const auto& p) { return p.first == axis; });
@@ -191,7 +195,7 @@ void print_comparisons(std::FILE* out, const Analysis& analysis) {
   if (analysis.comparisons.empty()) {
     return;
   }
-  fmt::print(out, "\nComparisons of {} with {}={} ({} correction, threshold {:.3g}%):\n", analysis.metric,
+  say(out, "\nComparisons of {} with {}={} ({} correction, threshold {:.3g}%):\n", analysis.metric,
              analysis.settings.baseline_axis.empty() ? "base" : analysis.settings.baseline_axis,
              analysis.settings.baseline_axis.empty() ? "results" : analysis.settings.baseline_value,
              analysis.settings.correction, analysis.settings.threshold * 100);
@@ -199,27 +203,27 @@ void print_comparisons(std::FILE* out, const Analysis& analysis) {
   for (const auto& c : analysis.comparisons) {
     width = std::max(width, c.label.size());
   }
-  fmt::print(out, "  {:<{}}  {:>7}  {:>17}  {:>9}  {:>9}  {}\n", "task", width, "ratio", "95% CI", "cliff d",
+  say(out, "  {:<{}}  {:>7}  {:>17}  {:>9}  {:>9}  {}\n", "task", width, "ratio", "95% CI", "cliff d",
              "p (adj.)", "verdict");
   for (const auto& c : analysis.comparisons) {
-    fmt::print(out, "  {:<{}}  {:>7.3f}  {:>17}  {:>+9.2f}  {:>9.3g}  {}\n", c.label, width, c.ratio.ratio,
+    say(out, "  {:<{}}  {:>7.3f}  {:>17}  {:>+9.2f}  {:>9.3g}  {}\n", c.label, width, c.ratio.ratio,
                format_ci(c.ratio.ci), c.cliffs_delta, c.p_adjusted, verdict_text(c.verdict, c.info));
     if (c.verdict == Verdict::NoDifference) {
       // Where nothing was found, say when the samples could not have found it.
       for (const auto& note : c.notes) {
-        fmt::print(out, "      note: {}\n", note);
+        say(out, "      note: {}\n", note);
       }
     }
   }
   for (const auto& warning : analysis.warnings) {
-    fmt::print(out, "  warning: {}\n", warning);
+    say(out, "  warning: {}\n", warning);
   }
 }
 
-void write_reports(const ResultsTree& tree, const Analysis& analysis) {
-  write_summary_json(tree, analysis, tree.root / "summary.json");
-  write_samples_csv(tree, tree.root / "samples.csv");
-  write_markdown(tree, analysis, tree.root / "comparison_table.md");
+void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir) {
+  write_summary_json(tree, analysis, dir / "summary.json");
+  write_samples_csv(tree, dir / "samples.csv");
+  write_markdown(tree, analysis, dir / "comparison_table.md");
 }
 
 } // namespace bm

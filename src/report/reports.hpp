@@ -20,7 +20,8 @@ void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std
 // The comparisons for a terminal (nothing when there are none).
 void print_comparisons(std::FILE* out, const Analysis& analysis);
 
-// All three files into the tree's root.
-void write_reports(const ResultsTree& tree, const Analysis& analysis);
+// All three files into `dir` (the tree's root, or another folder). Checks for an interrupt
+// between tasks: a file is then left as it was (each appears whole or not at all).
+void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir);
 
 } // namespace bm

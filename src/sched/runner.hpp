@@ -34,6 +34,8 @@ public:
 
   // Runs `tasks` (plan indices, in plan order) to the end or to an interrupt.
   RunSummary run(const std::vector<std::size_t>& tasks, RunSummary summary);
+  // The counts so far: what a run that stopped on an error (a full disk) still reports.
+  const RunSummary& summary() const { return m_summary; }
 
 private:
   struct Running {

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
+#include <numeric>
 
 #include <boost/math/distributions/normal.hpp>
 #include <fmt/format.h>
 
 #include "stats/correction.hpp"
+#include "util/signals.hpp"
 
 namespace bm {
 
@@ -50,10 +53,17 @@ MetricStats metric_stats(const std::string& metric, const std::vector<double>& v
   MetricStats stats;
   stats.metric = metric;
   stats.info = info;
-  stats.outliers = detect_outliers(values, outlier_options(settings));
+  // Sorted once, for the outlier rules and (when none is removed) the descriptive statistics.
+  std::vector<double> sorted;
+  sorted.reserve(values.size());
+  std::copy_if(values.begin(), values.end(), std::back_inserter(sorted), [](double x) { return std::isfinite(x); });
+  sort_unless_sorted(sorted);
+  stats.outliers = detect_outliers(values, sorted, outlier_options(settings));
   std::vector<double> kept = kept_samples(values, stats.outliers, settings, stats.outliers_flagged);
   stats.outliers_removed = values.size() - kept.size();
-  stats.descriptive = describe(kept, settings.confidence, settings.seed, settings.resamples);
+  stats.descriptive = describe(stats.outliers_removed == 0 ? std::span<const double>(values.size() == sorted.size() ? sorted : kept)
+                                                           : std::span<const double>(kept),
+                               settings.confidence, settings.seed, settings.resamples);
   return stats;
 }
 
@@ -86,24 +96,39 @@ void sample_size_notes(Comparison& comparison, double cv, const AnalysisSettings
   }
 }
 
-Comparison compare_pair(const std::vector<double>& base, const std::vector<double>& candidate,
-                        const std::string& metric, const MetricInfo& info, const AnalysisSettings& settings) {
+// The coefficient of variation of sorted finite values (0 when undefined).
+double cv_of(std::span<const double> values) {
+  if (values.size() < 2) {
+    return 0;
+  }
+  double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  double squares = 0;
+  for (double x : values) {
+    squares += (x - mean) * (x - mean);
+  }
+  return mean == 0 ? 0 : std::sqrt(squares / static_cast<double>(values.size() - 1)) / std::abs(mean);
+}
+
+Comparison compare_pair(std::vector<double> base, std::vector<double> candidate, const std::string& metric,
+                        const MetricInfo& info, const AnalysisSettings& settings) {
   Comparison comparison;
   comparison.metric = metric;
   comparison.info = info;
   comparison.n_baseline = base.size();
   comparison.n_candidate = candidate.size();
-  Descriptive d_base = describe(base, settings.confidence, settings.seed, 0);
-  Descriptive d_candidate = describe(candidate, settings.confidence, settings.seed, 0);
-  comparison.median_baseline = d_base.median;
-  comparison.median_candidate = d_candidate.median;
+  // Sorted once here: every test below takes sorted input as it is (an O(n) check) instead of
+  // sorting it again.
+  sort_unless_sorted(base);
+  sort_unless_sorted(candidate);
+  comparison.median_baseline = percentile(base, 50);
+  comparison.median_candidate = percentile(candidate, 50);
   comparison.ratio = ratio_of_medians(base, candidate, settings.confidence, settings.seed, settings.resamples);
   comparison.hodges_lehmann = hodges_lehmann_shift(base, candidate);
   comparison.cliffs_delta = cliffs_delta(candidate, base);
   comparison.magnitude = cliffs_magnitude(comparison.cliffs_delta);
   comparison.mann_whitney = mann_whitney_u(candidate, base);
   comparison.welch = welch_t_test(candidate, base);
-  sample_size_notes(comparison, std::max(d_base.cv, d_candidate.cv), settings);
+  sample_size_notes(comparison, std::max(cv_of(base), cv_of(candidate)), settings);
   if (!comparison.ratio.ok) {
     comparison.notes.push_back(comparison.ratio.note);
   }
@@ -192,6 +217,7 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
     TaskStats stats;
     stats.task = i;
     for (const auto& metric : task.metric_order) {
+      check_interrupt();  // a pass over millions of samples stops when asked
       stats.metrics.push_back(metric_stats(metric, task.samples.at(metric), metric_info(task.info, metric), settings));
     }
     analysis.tasks.push_back(std::move(stats));
@@ -221,6 +247,7 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
                                               settings.baseline_axis, settings.baseline_value));
       continue;
     }
+    check_interrupt();
     const TaskSamples& base = tree.tasks[baseline->second];
     const MetricStats* base_stats = analysis.tasks[baseline->second].find(analysis.metric);
     const MetricStats* stats = analysis.tasks[i].find(analysis.metric);
@@ -251,6 +278,7 @@ Analysis compare_trees(const ResultsTree& base, const ResultsTree& candidate, co
     by_path[task.path] = &task;
   }
   for (const auto& task : candidate.tasks) {
+    check_interrupt();
     auto found = by_path.find(task.path);
     if (found == by_path.end()) {
       analysis.warnings.push_back(fmt::format("{}: not in the base results", task.label()));

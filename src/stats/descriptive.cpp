@@ -33,8 +33,66 @@ double median_of(std::span<const double> values) {
   return percentile(sorted, 50);
 }
 
+double median_in_place(std::vector<double>& values) {
+  if (values.empty()) {
+    return 0;
+  }
+  // Type-7 at 50%, as percentile(): position (n - 1) / 2, between `below` and the next value up.
+  const std::size_t below = (values.size() - 1) / 2;
+  auto at = values.begin() + static_cast<long>(below);
+  std::nth_element(values.begin(), at, values.end());
+  double low = *at;
+  if (values.size() % 2 == 1) {
+    return low;
+  }
+  double high = *std::min_element(at + 1, values.end());
+  return low + 0.5 * (high - low);
+}
+
+void sort_unless_sorted(std::vector<double>& values) {
+  if (!std::is_sorted(values.begin(), values.end())) {
+    std::sort(values.begin(), values.end());
+  }
+}
+
 bool all_finite(std::span<const double> values) {
   return std::all_of(values.begin(), values.end(), [](double x) { return std::isfinite(x); });
+}
+
+namespace {
+
+// U ~ Beta(a, b), from two gamma draws.
+double beta_draw(double a, double b, std::mt19937_64& random) {
+  double x = std::gamma_distribution<double>(a, 1.0)(random);
+  double y = std::gamma_distribution<double>(b, 1.0)(random);
+  return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+double at_uniform(std::span<const double> sorted, double u) {
+  auto n = sorted.size();
+  auto index = static_cast<std::size_t>(std::floor(u * static_cast<double>(n)));
+  return sorted[std::min(index, n - 1)];
+}
+
+} // namespace
+
+double resampled_median(std::span<const double> sorted, std::mt19937_64& random) {
+  const std::size_t n = sorted.size();
+  if (n == 1) {
+    return sorted[0];
+  }
+  const double dn = static_cast<double>(n);
+  // Type-7 median of n values: the k-th (n odd, k = (n + 1) / 2), or the mean of the k-th and
+  // (k + 1)-th (n even, k = n / 2).
+  const std::size_t k = n % 2 == 1 ? (n + 1) / 2 : n / 2;
+  const double dk = static_cast<double>(k);
+  double lower = beta_draw(dk, dn - dk + 1, random);
+  if (n % 2 == 1) {
+    return at_uniform(sorted, lower);
+  }
+  double v = std::uniform_real_distribution<double>(0.0, 1.0)(random);
+  double upper = lower + (1 - lower) * (1 - std::pow(v, 1.0 / (dn - dk)));
+  return 0.5 * (at_uniform(sorted, lower) + at_uniform(sorted, upper));
 }
 
 Interval median_ci_order_statistics(std::span<const double> sorted, double confidence) {
@@ -44,16 +102,20 @@ Interval median_ci_order_statistics(std::span<const double> sorted, double confi
     interval.note = "no samples";
     return interval;
   }
-  // Coverage of [x(k), x(n+1-k)] is 1 - 2 P(B <= k - 1), B ~ Binomial(n, 1/2).
+  // Coverage of [x(k), x(n+1-k)] is 1 - 2 P(B <= k - 1), B ~ Binomial(n, 1/2): the widest k
+  // (largest) with P(B <= k - 1) <= (1 - confidence) / 2. Found from the binomial quantile and
+  // checked on either side, a few CDF evaluations rather than one per k.
   boost::math::binomial binomial(static_cast<double>(n), 0.5);
-  std::size_t best = 0;
-  for (std::size_t k = 1; k <= n / 2 + (n % 2); ++k) {
-    double coverage = 1 - 2 * boost::math::cdf(binomial, static_cast<double>(k - 1));
-    if (coverage >= confidence) {
-      best = k;
-    } else {
-      break;
-    }
+  const double tail = (1 - confidence) / 2;
+  auto fits = [&](std::size_t k) { return k >= 1 && boost::math::cdf(binomial, static_cast<double>(k - 1)) <= tail; };
+  std::size_t limit = n / 2 + (n % 2);
+  double guess = std::floor(boost::math::quantile(binomial, tail));
+  std::size_t best = std::min<std::size_t>(limit, static_cast<std::size_t>(std::max(0.0, guess)) + 1);
+  while (best > 0 && !fits(best)) {
+    --best;
+  }
+  while (best < limit && fits(best + 1)) {
+    ++best;
   }
   if (best == 0) {
     interval.note = "too few samples for a distribution-free interval of the median";
@@ -79,7 +141,7 @@ Descriptive describe(std::span<const double> values, double confidence, std::uin
     d.mean_ci.note = d.median_ci.note = d.median_ci_exact.note = "no samples";
     return d;
   }
-  std::sort(sorted.begin(), sorted.end());
+  sort_unless_sorted(sorted);
   const double n = static_cast<double>(d.n);
   d.min = sorted.front();
   d.max = sorted.back();
@@ -95,8 +157,7 @@ Descriptive describe(std::span<const double> values, double confidence, std::uin
   for (double x : sorted) {
     deviations.push_back(std::abs(x - d.median));
   }
-  std::sort(deviations.begin(), deviations.end());
-  d.mad = percentile(deviations, 50);
+  d.mad = median_in_place(deviations);
   d.mad_scaled = 1.4826 * d.mad;
   if (d.n == 1) {
     d.notes.push_back("n = 1: no spread and no intervals");
@@ -138,15 +199,9 @@ Descriptive describe(std::span<const double> values, double confidence, std::uin
     // Percentile bootstrap of the median (Efron & Tibshirani 1993, ch. 13), seeded so a report
     // is reproducible.
     std::mt19937_64 random(seed);
-    std::uniform_int_distribution<std::size_t> pick(0, d.n - 1);
     std::vector<double> medians(static_cast<std::size_t>(resamples));
-    std::vector<double> resample(d.n);
     for (auto& median : medians) {
-      for (auto& x : resample) {
-        x = sorted[pick(random)];
-      }
-      std::sort(resample.begin(), resample.end());
-      median = percentile(resample, 50);
+      median = resampled_median(sorted, random);
     }
     std::sort(medians.begin(), medians.end());
     d.median_ci = {percentile(medians, 50 * (1 - confidence)), percentile(medians, 100 - 50 * (1 - confidence)),

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,6 +54,20 @@ Interval median_ci_order_statistics(std::span<const double> sorted, double confi
 
 // Median of unsorted values (copies).
 double median_of(std::span<const double> values);
+// The same of values it may reorder, by selection: O(n) rather than a sort.
+double median_in_place(std::vector<double>& values);
+// Sorts `values` unless they already are (an O(n) check): statistics over samples sorted once
+// by their caller pay for one sort, not one per statistic.
+void sort_unless_sorted(std::vector<double>& values);
+
+// The median of one bootstrap resample (n draws with replacement) of `sorted`, drawn straight
+// from its distribution in O(1) rather than by drawing n values and sorting them: the k-th
+// smallest of n uniform draws is Beta(k, n - k + 1), and the next one above it is the smallest
+// of the n - k uniform draws on the rest of the interval (e.g. David & Nagaraja, Order
+// Statistics, 3rd ed., 2.1 and 2.5); index floor(n U) of `sorted` maps a uniform to a draw. The
+// same distribution as the direct resample, so a bootstrap over a million samples costs what one
+// over ten does.
+double resampled_median(std::span<const double> sorted, std::mt19937_64& random);
 
 // True when no value is NaN or infinite: the tests refuse such samples rather than sort them
 // (NaN breaks the ordering std::sort relies on).

@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include <map>
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace bm {
@@ -126,6 +129,51 @@ TEST(StatsMedianInterval, OrderStatisticsByBinomialCoverage) {
   ASSERT_TRUE(six.ok);
   EXPECT_EQ(six.low, 1);
   EXPECT_EQ(six.high, 6);
+}
+
+TEST(Descriptive, ResampledMedianHasTheBootstrapDistribution) {
+  // n odd: the bootstrap median is the k-th order statistic of the resample, and
+  // P(median <= x(j)) = P(Binomial(n, #{x <= x(j)}/n) >= k) exactly (e.g. Efron 1982, 10.2).
+  std::vector<double> odd = {1, 2, 2, 3, 5, 8, 13};
+  std::mt19937_64 random(5);
+  const int draws = 200000;
+  std::map<double, int> counts;
+  for (int i = 0; i < draws; ++i) {
+    ++counts[resampled_median(odd, random)];
+  }
+  const int n = 7;
+  const int k = 4;
+  for (int j = 1; j <= n; ++j) {
+    // With ties, what counts is how many values are <= x(j).
+    double at_most = static_cast<double>(std::upper_bound(odd.begin(), odd.end(), odd[static_cast<std::size_t>(j - 1)]) - odd.begin());
+    double p = at_most / n;
+    double exact = 0;
+    for (int i = k; i <= n; ++i) {
+      exact += std::exp(std::lgamma(n + 1) - std::lgamma(i + 1) - std::lgamma(n - i + 1)) * std::pow(p, i) *
+               std::pow(1 - p, n - i);
+    }
+    double observed = 0;
+    for (const auto& [value, count] : counts) {
+      observed += value <= odd[static_cast<std::size_t>(j - 1)] ? count : 0;
+    }
+    EXPECT_NEAR(observed / draws, exact, 0.005) << "j = " << j;
+  }
+  // n even: the mean of two order statistics; against resampling by hand.
+  std::vector<double> even = {1, 2, 3, 5, 8, 13};
+  std::map<double, int> direct;
+  std::map<double, int> drawn;
+  std::uniform_int_distribution<std::size_t> pick(0, even.size() - 1);
+  std::vector<double> resample(even.size());
+  for (int i = 0; i < draws; ++i) {
+    for (auto& x : resample) {
+      x = even[pick(random)];
+    }
+    ++direct[median_of(resample)];
+    ++drawn[resampled_median(even, random)];
+  }
+  for (const auto& [value, count] : direct) {
+    EXPECT_NEAR(static_cast<double>(drawn[value]) / draws, static_cast<double>(count) / draws, 0.006) << value;
+  }
 }
 
 } // namespace

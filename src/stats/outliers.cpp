@@ -10,14 +10,20 @@
 namespace bm {
 
 Outliers detect_outliers(std::span<const double> values, const OutlierOptions& options) {
+  // NaN and infinite values are neither used nor flagged.
+  std::vector<double> sorted;
+  std::copy_if(values.begin(), values.end(), std::back_inserter(sorted), [](double x) { return std::isfinite(x); });
+  sort_unless_sorted(sorted);
+  return detect_outliers(values, sorted, options);
+}
+
+Outliers detect_outliers(std::span<const double> values, std::span<const double> sorted,
+                         const OutlierOptions& options) {
   Outliers result;
   const std::size_t n = values.size();
   result.iqr.assign(n, false);
   result.modified_z.assign(n, false);
   result.z.assign(n, false);
-  // NaN and infinite values are neither used nor flagged.
-  std::vector<double> sorted;
-  std::copy_if(values.begin(), values.end(), std::back_inserter(sorted), [](double x) { return std::isfinite(x); });
   if (sorted.size() != n) {
     result.notes.push_back("NaN or infinite values ignored");
   }
@@ -25,18 +31,17 @@ Outliers detect_outliers(std::span<const double> values, const OutlierOptions& o
     result.notes.push_back("fewer than 3 samples: no outlier detection");
     return result;
   }
-  std::sort(sorted.begin(), sorted.end());
   const std::size_t count = sorted.size();
   double q1 = percentile(sorted, 25);
   double q3 = percentile(sorted, 75);
   double iqr = q3 - q1;
   double median = percentile(sorted, 50);
   std::vector<double> deviations;
+  deviations.reserve(count);
   for (double x : sorted) {
     deviations.push_back(std::abs(x - median));
   }
-  std::sort(deviations.begin(), deviations.end());
-  double mad = percentile(deviations, 50);
+  double mad = median_in_place(deviations);
   double mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(count);
   double squares = 0;
   for (double x : sorted) {

@@ -28,5 +28,8 @@ struct Outliers {
 // threshold. A rule whose scale is 0 (IQR, MAD or sd) flags nothing and says so; fewer than 3
 // values flag nothing; NaN and infinite values are ignored and never flagged.
 Outliers detect_outliers(std::span<const double> values, const OutlierOptions& options = {});
+// The same, given the finite values already sorted (callers that need them sorted anyway).
+Outliers detect_outliers(std::span<const double> values, std::span<const double> sorted_finite,
+                         const OutlierOptions& options);
 
 } // namespace bm

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdint>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -67,6 +68,23 @@ double kth_difference(const std::vector<double>& a, const std::vector<double>& b
   return from_order_key(high);
 }
 
+// The smallest difference b_j - a_i greater than t (both sorted ascending), or t when there is
+// none: for each b_j the pairs with a difference <= t are a suffix of a, and the one just before
+// it gives the smallest difference above t. O(m + n).
+double next_difference_above(const std::vector<double>& a, const std::vector<double>& b, double t) {
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t first = 0;
+  for (double y : b) {
+    while (first < a.size() && y - a[first] > t) {
+      ++first;
+    }
+    if (first > 0) {
+      best = std::min(best, y - a[first - 1]);
+    }
+  }
+  return std::isfinite(best) ? best : t;
+}
+
 // Number of arrangements of m values of one sample among n of the other with statistic U = u,
 // for every u: the exact null distribution of U (Mann & Whitney 1947), by the recursion
 // f(m, n, u) = f(m - 1, n, u - n) + f(m, n - 1, u), over doubles (counts reach C(100, 50)).
@@ -107,15 +125,29 @@ MannWhitney mann_whitney_u(std::span<const double> a, std::span<const double> b)
     result.note = "NaN or infinite values";
     return result;
   }
-  // Ranks of the pooled sample, ties getting their mean rank.
+  // Ranks of the pooled sample, ties getting their mean rank. Two sorted samples are merged
+  // (O(m + n)) instead of sorted together.
   std::vector<std::pair<double, int>> pooled;
-  for (double x : a) {
-    pooled.emplace_back(x, 0);
+  pooled.reserve(m + n);
+  if (std::is_sorted(a.begin(), a.end()) && std::is_sorted(b.begin(), b.end())) {
+    std::size_t i = 0;
+    std::size_t j = 0;
+    while (i < m || j < n) {
+      if (j == n || (i < m && a[i] <= b[j])) {
+        pooled.emplace_back(a[i++], 0);
+      } else {
+        pooled.emplace_back(b[j++], 1);
+      }
+    }
+  } else {
+    for (double x : a) {
+      pooled.emplace_back(x, 0);
+    }
+    for (double x : b) {
+      pooled.emplace_back(x, 1);
+    }
+    std::sort(pooled.begin(), pooled.end());
   }
-  for (double x : b) {
-    pooled.emplace_back(x, 1);
-  }
-  std::sort(pooled.begin(), pooled.end());
   double rank_sum_a = 0;
   double tie_term = 0;  // sum of (t^3 - t) over tie groups
   bool ties = false;
@@ -209,7 +241,7 @@ double cliffs_delta(std::span<const double> a, std::span<const double> b) {
   }
   // Counted with sorted b and binary search: O((m + n) log n) rather than m * n.
   std::vector<double> sorted(b.begin(), b.end());
-  std::sort(sorted.begin(), sorted.end());
+  sort_unless_sorted(sorted);
   double greater = 0;
   double less = 0;
   for (double x : a) {
@@ -252,13 +284,16 @@ double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b
   // type-7 median of the m * n differences.
   std::vector<double> sorted_a(a.begin(), a.end());
   std::vector<double> sorted_b(b.begin(), b.end());
-  std::sort(sorted_a.begin(), sorted_a.end());
-  std::sort(sorted_b.begin(), sorted_b.end());
+  sort_unless_sorted(sorted_a);
+  sort_unless_sorted(sorted_b);
   double lower = kth_difference(sorted_a, sorted_b, (pairs + 1) / 2);
   if (pairs % 2 == 1) {
     return lower;
   }
-  double upper = kth_difference(sorted_a, sorted_b, pairs / 2 + 1);
+  // The next one up: the same value when it is tied, else the smallest difference above it.
+  double upper = count_differences_at_most(sorted_a, sorted_b, lower) >= pairs / 2 + 1
+                     ? lower
+                     : next_difference_above(sorted_a, sorted_b, lower);
   return lower + 0.5 * (upper - lower);
 }
 
@@ -273,12 +308,16 @@ Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, dou
     result.note = "NaN or infinite values";
     return result;
   }
-  double base = median_of(a);
+  std::vector<double> sorted_a(a.begin(), a.end());
+  std::vector<double> sorted_b(b.begin(), b.end());
+  sort_unless_sorted(sorted_a);
+  sort_unless_sorted(sorted_b);
+  double base = percentile(sorted_a, 50);
   if (base == 0) {
     result.note = "the baseline's median is 0: no ratio";
     return result;
   }
-  result.ratio = median_of(b) / base;
+  result.ratio = percentile(sorted_b, 50) / base;
   result.ok = true;
   if (a.size() < 2 || b.size() < 2 || resamples <= 0) {
     result.ci.note = "too few samples for an interval";
@@ -291,20 +330,12 @@ Ratio ratio_of_medians(std::span<const double> a, std::span<const double> b, dou
   std::mt19937_64 random(seed);
   std::vector<double> ratios;
   ratios.reserve(static_cast<std::size_t>(resamples));
-  std::vector<double> ra(a.size());
-  std::vector<double> rb(b.size());
-  std::uniform_int_distribution<std::size_t> pick_a(0, a.size() - 1);
-  std::uniform_int_distribution<std::size_t> pick_b(0, b.size() - 1);
   for (int r = 0; r < resamples; ++r) {
-    for (auto& x : ra) {
-      x = a[pick_a(random)];
-    }
-    for (auto& x : rb) {
-      x = b[pick_b(random)];
-    }
-    double denominator = median_of(ra);
+    // Each side resampled on its own (a two-sample bootstrap), each median drawn directly.
+    double denominator = resampled_median(sorted_a, random);
+    double numerator = resampled_median(sorted_b, random);
     if (denominator != 0) {
-      ratios.push_back(median_of(rb) / denominator);
+      ratios.push_back(numerator / denominator);
     }
   }
   if (ratios.size() < static_cast<std::size_t>(resamples) / 2) {

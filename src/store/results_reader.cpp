@@ -9,6 +9,7 @@
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/signals.hpp"
 #include "util/strings.hpp"
 
 namespace bm {
@@ -84,7 +85,14 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     run_start = run.value("started_unix", 0.0);
     const nlohmann::json reported = run.value("metrics", nlohmann::json::array());
     for (const auto& metric : reported) {
-      add(metric.at("metric").get<std::string>(), metric.at("value").get<double>());
+      std::string name = metric.at("metric").get<std::string>();
+      if (auto values = metric.find("values"); values != metric.end()) {
+        for (const auto& value : *values) {
+          add(name, value.get<double>());
+        }
+      } else {
+        add(name, metric.at("value").get<double>());  // one object per sample, as older trees have it
+      }
     }
   }
   for (const auto& [own, key] : k_own_metrics) {
@@ -138,6 +146,7 @@ ResultsTree read_results(const fs::path& out) {
   fs::path tasks_root = tree.root / "tasks";
   auto done = task_folders_holding(tasks_root, {"result.json"});
   for (const auto& [id, path] : entries) {
+    check_interrupt();
     fs::path file = tasks_root / path / "result.json";
     if (done ? done->count(fs::path(path).lexically_normal().string()) == 0 : !fs::exists(file)) {
       continue;  // pending or failed

@@ -168,9 +168,18 @@ nlohmann::json run_json(const RunRecord& run) {
     json["start_error"] = run.start_error;
   }
   if (!run.metrics.empty()) {
+    // One entry per metric with all its values of this run, in the order first reported: a
+    // run that reports 20,000 samples is one array, not 20,000 objects to write and parse.
     nlohmann::json metrics = nlohmann::json::array();
+    std::vector<std::string> names;
     for (const auto& [name, value] : run.metrics) {
-      metrics.push_back({{"metric", name}, {"value", value}});
+      auto at = std::find(names.begin(), names.end(), name);
+      if (at == names.end()) {
+        names.push_back(name);
+        metrics.push_back({{"metric", name}, {"values", nlohmann::json::array()}});
+        at = names.end() - 1;
+      }
+      metrics[static_cast<std::size_t>(at - names.begin())]["values"].push_back(value);
     }
     json["metrics"] = metrics;
   }

@@ -31,6 +31,17 @@ for root, _, files in os.walk(out):
 assert 0 < done < 100, done
 print("results before the disk filled:", done)
 PY
+# The stop is recorded: an execution summary saying why, or the message saying it could not be.
+if ! grep -q "the execution summary could not be written either" err.txt; then
+  python3 - small/out <<'PY'
+import glob, json, sys
+summaries = glob.glob(sys.argv[1] + "/runs/*/execution_summary.json")
+assert len(summaries) == 1, summaries
+summary = json.load(open(summaries[0]))
+assert "is full" in summary["stopped"], summary
+assert summary["totals"]["completed"] > 0, summary["totals"]
+PY
+fi
 # Make room (tmpfs grows in place) and run the same command: it resumes and completes.
 mount -o remount,size=64m small
 run_bm 0 run full.yaml --out small/out
