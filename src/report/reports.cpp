@@ -193,6 +193,9 @@ void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std
 
 void print_comparisons(std::FILE* out, const Analysis& analysis) {
   if (analysis.comparisons.empty()) {
+    for (const auto& warning : analysis.warnings) {
+      say(out, "warning: {}\n", warning);
+    }
     return;
   }
   say(out, "\nComparisons of {} with {}={} ({} correction, threshold {:.3g}%):\n", analysis.metric,

@@ -17,7 +17,7 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
 void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& path);
 // OUT/comparison_table.md: a table per task and the comparisons with their verdicts.
 void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path);
-// The comparisons for a terminal (nothing when there are none).
+// The comparisons for a terminal, and the analysis's warnings (tasks skipped, and why).
 void print_comparisons(std::FILE* out, const Analysis& analysis);
 
 // All three files into `dir` (the tree's root, or another folder). Checks for an interrupt

@@ -1,6 +1,7 @@
 #include "store/results_reader.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -8,6 +9,7 @@
 
 #include "store/store.hpp"
 #include "util/error.hpp"
+#include "util/directory.hpp"
 #include "util/fs.hpp"
 #include "util/signals.hpp"
 #include "util/strings.hpp"
@@ -31,9 +33,15 @@ constexpr std::pair<std::string_view, std::string_view> k_own_metrics[] = {
     {k_metric_wall, "wall_time"}, {k_metric_user, "user_time"}, {k_metric_system, "system_time"},
     {k_metric_rss, "max_rss_kib"}};
 
-nlohmann::json read_json_file(const fs::path& path) {
-  std::string text = read_file(path);
-  auto json = nlohmann::json::parse(text, nullptr, false);
+// The largest result.json read back (a million samples is tens of MB).
+constexpr std::size_t k_max_result = std::size_t{1} << 30;
+
+nlohmann::json read_json_file(const Directory& tasks, const std::string& relative) {
+  std::optional<std::string> text = tasks.read_below(relative, k_max_result);
+  if (!text) {
+    throw std::runtime_error("missing");
+  }
+  auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     throw std::runtime_error("not a JSON object");
   }
@@ -127,7 +135,13 @@ ResultsTree read_results(const fs::path& out) {
       }
       return true;
     };
-    plan = nlohmann::json::parse(read_file(tree.root / "plan.json"), take_tasks);
+    // Read without following links inside OUT: a link planted there is refused, never read through.
+    Directory root = Directory::open(tree.root);
+    std::optional<std::string> text = root.read("plan.json", std::numeric_limits<std::size_t>::max());
+    if (!text) {
+      throw std::runtime_error("no plan.json");
+    }
+    plan = nlohmann::json::parse(*text, take_tasks);
     if (!plan.is_object()) {
       throw std::runtime_error("not a JSON object");
     }
@@ -144,21 +158,28 @@ ResultsTree read_results(const fs::path& out) {
   }
   // One walk finds the folders with a result; only those are read (not a stat per planned task).
   fs::path tasks_root = tree.root / "tasks";
+  std::optional<Directory> tasks;
+  std::error_code no_tasks;
+  if (fs::is_directory(fs::symlink_status(tasks_root, no_tasks))) {
+    tasks = Directory::open(tree.root).find("tasks");
+  }
   auto done = task_folders_holding(tasks_root, {"result.json"});
   for (const auto& [id, path] : entries) {
     check_interrupt();
     fs::path file = tasks_root / path / "result.json";
-    if (done ? done->count(fs::path(path).lexically_normal().string()) == 0 : !fs::exists(file)) {
+    if (!tasks || (done && done->count(fs::path(path).lexically_normal().string()) == 0)) {
       continue;  // pending or failed
     }
     try {
-      nlohmann::json result = read_json_file(file);
+      nlohmann::json result = read_json_file(*tasks, path + "/result.json");
       if (result.value("task_id", "") != id) {
         continue;  // stale: from an older spec
       }
       tree.tasks.push_back(task_samples(result, path, tree.axis_order));
     } catch (const std::exception& error) {
-      tree.warnings.push_back(fmt::format("{}: unreadable, skipped ({})", file.string(), error.what()));
+      if (std::string_view(error.what()) != "missing") {
+        tree.warnings.push_back(fmt::format("{}: unreadable, skipped ({})", file.string(), error.what()));
+      }
     }
   }
   return tree;

@@ -213,9 +213,9 @@ UniqueFd Directory::open_file(std::string_view name, int flags, mode_t mode) con
   return fd;
 }
 
-std::optional<std::string> Directory::read(std::string_view name, std::size_t limit) const {
-  std::string display = (m_path / name).string();
-  UniqueFd fd = open_file(name, O_RDONLY);
+namespace {
+
+std::optional<std::string> read_regular(UniqueFd fd, const std::string& display, std::size_t limit) {
   if (!fd) {
     if (errno == ENOENT) {
       return std::nullopt;
@@ -240,6 +240,16 @@ std::optional<std::string> Directory::read(std::string_view name, std::size_t li
     }
     content.append(buffer, static_cast<std::size_t>(n));
   }
+}
+
+} // namespace
+
+std::optional<std::string> Directory::read(std::string_view name, std::size_t limit) const {
+  return read_regular(open_file(name, O_RDONLY), (m_path / name).string(), limit);
+}
+
+std::optional<std::string> Directory::read_below(std::string_view relative, std::size_t limit) const {
+  return read_regular(open_log(m_fd.get(), std::string(relative), O_RDONLY), (m_path / relative).string(), limit);
 }
 
 void Directory::write_atomic(std::string_view name, std::string_view content) const {

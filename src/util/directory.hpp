@@ -70,6 +70,8 @@ public:
   // it is anything else (ELOOP for a link, EINVAL for a FIFO, a device or a directory) or longer
   // than `limit` (EFBIG): a reader never blocks on a FIFO or reads /dev/zero without end.
   std::optional<std::string> read(std::string_view name, std::size_t limit) const;
+  // The same for a file at `relative` below this directory, resolved as open_beneath does.
+  std::optional<std::string> read_below(std::string_view relative, std::size_t limit) const;
   // Opens the regular file `name` (with O_NOFOLLOW and O_NONBLOCK, so a link or FIFO planted there
   // is refused rather than followed or waited on; O_NONBLOCK is cleared again). Empty with errno
   // set on failure; EINVAL when it is not a regular file.

@@ -48,6 +48,53 @@ for line in lines[:-1]:
 assert not started_after_done, ("completed tasks ran again", started_after_done[:5])
 PY
 
+# Property: random values (everything that sanitizes alike, nested joins, shell metacharacters)
+# and random kill points, in a shell-mode matrix. After the last resume every task has exactly
+# one complete result, in a folder of its own, holding what that task wrote.
+python3 - <<'PY'
+import json, random
+r = random.Random(7)
+alphabet = ["a", "b", "_", "/", "-", ":", ".", "A", "0", "f", " ", "$", "'", '"', "`", "\\", "*"]
+def values(k):
+    out = set()
+    while len(out) < k:
+        out.add("".join(r.choice(alphabet) for _ in range(r.randint(1, 5))))
+    return sorted(out)
+a = []
+for v in values(12):
+    a.append({"name": v, "matrix": {"s": values(3)}} if r.random() < 0.4 else v)
+config = {"name": "prop", "shell": True,
+          "command": "printf '%s|%s|%s' {a} {s} {b} > {result_dir}/written",
+          "matrix": {"a": a, "b": values(4)}}
+json.dump(config, open("prop.yaml", "w"))
+PY
+RANDOM=4242
+for round in $(seq 1 6); do
+  "$BENCHMATRIX" run prop.yaml --out prop-out --cores 0,1 >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(( RANDOM % 30 + 3 ))"
+  kill -KILL $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+done
+run_bm 0 run prop.yaml --out prop-out --cores 0,1
+python3 - prop-out <<'PY'
+import json, os, sys
+out = sys.argv[1]
+plan = json.load(open(os.path.join(out, "plan.json")))
+paths = [t["path"] for t in plan["tasks"]]
+assert len(set(p.lower() for p in paths)) == len(paths), "two tasks share a folder"
+for task in plan["tasks"]:
+    folder = os.path.join(out, "tasks", task["path"])
+    result = json.load(open(os.path.join(folder, "result.json")))
+    assert result["task_id"] == task["task_id"] and result["status"] == "succeeded", task
+    axes = result["spec"]["axes"]
+    expected = "|".join([axes["a"], axes.get("s", ""), axes["b"]])
+    assert open(os.path.join(folder, "written")).read() == expected, (task["path"], expected)
+for root, _, files in os.walk(out):
+    assert not any(".tmp." in name for name in files), root
+print("property: %d tasks, each its own complete result" % len(paths))
+PY
+
 # A killed run's process is found and ended by the next run.
 cat >orphan.yaml <<'YAML'
 name: orphan

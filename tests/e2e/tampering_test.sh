@@ -71,6 +71,35 @@ assert_contains out.txt "tamper: 0 succeeded, 7 failed"
 run_bm 0 list tamper.yaml --out out
 assert_contains out.txt "4 done, 7 failed"
 
+# A setup step that plants a FIFO where the log goes (a write would block the orchestrator), a
+# task that takes away its folder's permissions, one that leaves thousands of files and a
+# directory named like benchmatrix's temporary file.
+cat >tamper2.yaml <<'YAML'
+name: tamper2
+command: ["sh", "-c", "{case.script}"]
+setup: ["sh", "-c", "{case.setup}"]
+matrix:
+  case:
+    - {name: fifo_log, setup: 'mkfifo "$BENCHMATRIX_RESULT_DIR/stdout.log"', script: 'echo blocked?'}
+    - {name: no_rights, setup: 'true', script: 'chmod 000 "$BENCHMATRIX_RESULT_DIR"'}
+    - {name: many_files, setup: 'true', script: 'cd "$BENCHMATRIX_RESULT_DIR" && mkdir junk && cd junk && seq 1 3000 | xargs touch'}
+    - {name: tmp_dir, setup: 'true', script: 'mkdir "$BENCHMATRIX_RESULT_DIR/result.json.tmp.1" "$BENCHMATRIX_RESULT_DIR/samples.csv.tmp.2"'}
+YAML
+timeout 60 "$BENCHMATRIX" run tamper2.yaml --out out2 >out.txt 2>err.txt && code=0 || code=$?
+assert_eq "$code" 1 "exit code of tamper2 (it must not hang on the FIFO)"
+assert_contains out.txt "case=fifo_log  "
+assert_contains out.txt "stdout.log in its folder with something that is not a file"
+python3 - out2 <<'PY'
+import json, os, sys
+tasks = os.path.join(sys.argv[1], "tasks")
+for case in ["no_rights", "many_files", "tmp_dir"]:
+    result = json.load(open(os.path.join(tasks, case, "result.json")))
+    assert result["status"] == "succeeded", (case, result.get("reason"))
+PY
+chmod 755 out2/tasks/no_rights 2>/dev/null || true
+run_bm 1 run tamper2.yaml --out out2
+assert_contains out.txt "3 tasks already done"
+
 # An OUT whose own entries are links: refused before anything runs, nothing written through them.
 printf 'name: plain\ncommand: ["true"]\n' >plain.yaml
 for entry in .lock journal.jsonl tasks runs plan.json; do
@@ -83,14 +112,20 @@ done
 rm -rf lout; mkdir lout; mkfifo lout/journal.jsonl
 run_bm 2 run plain.yaml --out lout
 assert_contains err.txt "lout/journal.jsonl is a FIFO"
-# A link planted at a task's tool-owned file of a finished task never counts as its result.
-run_bm 0 run plain.yaml --out lout2
-rm lout2/tasks/task/result.json
-ln -s "$canary/file" lout2/tasks/task/result.json
-run_bm 0 list plain.yaml --out lout2
-assert_contains out.txt "1 task (1 pending)"
-run_bm 0 run plain.yaml --out lout2
-assert_contains out.txt "plain: 1 succeeded"
-[ -f lout2/tasks/task/result.json ] && [ ! -L lout2/tasks/task/result.json ] || fail "the planted link was kept"
+# A link planted at a task's tool-owned file of a finished task never counts as its result, for
+# list, report or the next run.
+printf 'name: plain2\ncommand: ["true"]\nmatrix: {i: [1, 2]}\n' >plain2.yaml
+run_bm 0 run plain2.yaml --out lout2
+cp lout2/tasks/2/result.json "$canary/result.json"
+rm lout2/tasks/1/result.json
+ln -s "$canary/result.json" lout2/tasks/1/result.json
+run_bm 0 list plain2.yaml --out lout2
+assert_contains out.txt "2 tasks (1 done, 1 pending)"
+run_bm 0 report lout2
+assert_contains out.txt "(1 of 2 tasks done)"
+assert_contains out.txt "lout2/tasks/1/result.json: unreadable, skipped"
+run_bm 0 run plain2.yaml --out lout2
+assert_contains out.txt "plain2: 1 succeeded"
+[ -f lout2/tasks/1/result.json ] && [ ! -L lout2/tasks/1/result.json ] || fail "the planted link was kept"
 assert_eq "$(cat canary/file)" "untouched" "the target of a planted result.json"
 echo "tampering_test: ok"
