@@ -6,10 +6,13 @@
 #include <unistd.h>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/discover.hpp"
@@ -768,6 +771,41 @@ private:
   mutable std::size_t m_nodes = 0;
 };
 
+// Where a second YAML document with content starts, if there is one. Looks at most one document
+// past the first, through the parser's events: yaml-cpp's LoadAll can loop forever on malformed
+// input (its parser keeps handing back the same document). A trailing `---` with nothing after it
+// is not a document.
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  struct Events : YAML::EventHandler {
+    std::optional<YAML::Mark> start;
+    bool content = false;
+    void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override { content = true; }
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { content = true; }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      content = true;
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      content = true;
+    }
+    void OnMapEnd() override {}
+  };
+  std::istringstream input(text);
+  YAML::Parser parser(input);
+  Events first;
+  if (!parser.HandleNextDocument(first)) {
+    return std::nullopt;
+  }
+  Events second;
+  if (!parser.HandleNextDocument(second) || !second.content) {
+    return std::nullopt;
+  }
+  return second.start;
+}
+
 SourceLocation utf8_error_location(const std::string& text, const std::string& file) {
   int line = 1;
   int column = 1;
@@ -803,15 +841,11 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
   }
   YAML::Node root;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.size() > 1) {
+    root = YAML::Load(text);
+    if (std::optional<YAML::Mark> second = second_document(text)) {
       // A second document would be silently ignored: say where it starts instead.
-      YAML::Mark second = documents[1].Mark();
-      throw UserError(SourceLocation{file, second.is_null() ? 0 : second.line + 1, second.is_null() ? 0 : second.column + 1},
-                      fmt::format("the config holds {} YAML documents (separated by ---); it must be one", documents.size()));
-    }
-    if (!documents.empty()) {
-      root = documents.front();
+      throw UserError(SourceLocation{file, second->line + 1, second->column + 1},
+                      "the config holds more than one YAML document (separated by ---); it must be one");
     }
   } catch (const YAML::DeepRecursion& error) {
     throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1},

@@ -179,7 +179,7 @@ TEST(Loader, UnreadableFileIsAUserError) {
 }
 
 TEST(Loader, OneDocumentAndBoundedNestingWithLocations) {
-  expect_error("name: t\ncommand: [x]\n---\nname: u\ncommand: [y]\n", "c.yaml:4:1", "holds 2 YAML documents");
+  expect_error("name: t\ncommand: [x]\n---\nname: u\ncommand: [y]\n", "c.yaml:3:1", "holds more than one YAML document");
   expect_error("name: t\ncommand: [x]\nenv: " + std::string(20000, '[') + std::string(20000, ']') + "\n", "c.yaml:3:",
                "nesting is too deep here");
   expect_error("name: t\ncommand: [x]\nmatrix: {v: [\"a\\0b\"]}\n", "c.yaml:3:14", "holds a NUL byte");

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "config/loader.hpp"
 #include "plan/plan.hpp"
@@ -88,14 +89,9 @@ void expect_distinct_and_safe(const std::vector<std::string>& paths, const std::
   }
 }
 
-std::string yaml_string(const std::string& value) {
-  std::string out = "\"";
-  for (unsigned char c : value) {
-    out += c == '"' || c == '\\' ? std::string("\\") + static_cast<char>(c)
-           : c < 0x20            ? fmt::format("\\x{:02x}", c)
-                                 : std::string(1, static_cast<char>(c));
-  }
-  return out + "\"";
+// A JSON string literal is a YAML double-quoted scalar: any bytes, escaped.
+std::string yaml_string(const std::string& text) {
+  return nlohmann::json(text).dump();
 }
 
 TEST(Sanitize, ValuesThatSanitizeAlikeAndNestedJoinsGetDistinctFolders) {

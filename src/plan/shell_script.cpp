@@ -114,21 +114,13 @@ private:
       advance();
       return;
     case Frame::AnsiC:
-      if (c == '\\') {
-        escape();
-        return;
-      }
-      if (c == '\'') {
-        m_frames.pop_back();
-      }
-      advance();
-      return;
     case Frame::Backquote:
+      // Both end at their quote and take a backslash as escaping the next character.
       if (c == '\\') {
         escape();
         return;
       }
-      if (c == '`') {
+      if (c == (frame.kind == Frame::AnsiC ? '\'' : '`')) {
         m_frames.pop_back();
       }
       advance();

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -81,10 +80,11 @@ UniqueFd open_beneath(int base, std::string_view relative, int flags, mode_t mod
   return walk_beneath(base, relative, flags, mode);
 }
 
-UniqueFd open_log(int base, const std::string& path, int flags) {
-  flags |= O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-  UniqueFd fd = base == AT_FDCWD ? UniqueFd(::open(path.c_str(), flags | O_NOFOLLOW, 0644))
-                                 : open_beneath(base, path, flags, 0644);
+namespace {
+
+// A descriptor opened with O_NONBLOCK (so that a FIFO never blocks the open) kept only when it is
+// a regular file, then made blocking again unless the caller asked for O_NONBLOCK itself.
+UniqueFd regular_only(UniqueFd fd, int flags) {
   if (!fd) {
     return fd;
   }
@@ -93,8 +93,19 @@ UniqueFd open_log(int base, const std::string& path, int flags) {
     errno = EINVAL;
     return UniqueFd();
   }
-  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  if ((flags & O_NONBLOCK) == 0) {
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  }
   return fd;
+}
+
+} // namespace
+
+UniqueFd open_log(int base, const std::string& path, int flags) {
+  int opened = flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  return regular_only(base == AT_FDCWD ? UniqueFd(::open(path.c_str(), opened | O_NOFOLLOW, 0644))
+                                       : open_beneath(base, path, opened, 0644),
+                      flags);
 }
 
 Directory Directory::open(const std::filesystem::path& path) {
@@ -198,19 +209,8 @@ std::optional<struct stat> Directory::entry(std::string_view name) const {
 
 UniqueFd Directory::open_file(std::string_view name, int flags, mode_t mode) const {
   std::string entry(name);
-  UniqueFd fd(::openat(m_fd.get(), entry.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode));
-  if (!fd) {
-    return fd;
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
-    errno = EINVAL;
-    return UniqueFd();
-  }
-  if ((flags & O_NONBLOCK) == 0) {
-    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  }
-  return fd;
+  return regular_only(
+      UniqueFd(::openat(m_fd.get(), entry.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)), flags);
 }
 
 namespace {
@@ -261,22 +261,16 @@ void Directory::remove(std::string_view name) const {
 }
 
 void Directory::remove_temporaries() const {
-  int listed = ::dup(m_fd.get());
-  DIR* dir = listed < 0 ? nullptr : ::fdopendir(listed);
-  if (dir == nullptr) {
-    if (listed >= 0) {
-      ::close(listed);
-    }
-    return;
-  }
-  ::rewinddir(dir);
   std::vector<std::string> temporaries;
-  while (dirent* entry = ::readdir(dir)) {
-    if (std::string_view(entry->d_name).find(".tmp.") != std::string_view::npos) {
-      temporaries.emplace_back(entry->d_name);
+  try {
+    for (auto& [name, is_directory] : entries_at(m_fd.get(), m_path.string())) {
+      if (name.find(".tmp.") != std::string::npos) {
+        temporaries.push_back(std::move(name));
+      }
     }
+  } catch (const SystemError&) {
+    return;  // an unreadable folder keeps its clutter
   }
-  ::closedir(dir);
   for (const auto& name : temporaries) {
     try {
       remove(name);

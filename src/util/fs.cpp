@@ -123,23 +123,7 @@ void remove_tree_at(int dirfd, const std::string& name, const std::string& displ
     throw_errno("open", display);
   }
   ::fchmod(fd.get(), 0700);  // a task may have taken its own rights away; we may give them back
-  int listed = ::dup(fd.get());
-  DIR* dir = listed < 0 ? nullptr : ::fdopendir(listed);
-  if (dir == nullptr) {
-    if (listed >= 0) {
-      ::close(listed);
-    }
-    throw_errno("opendir", display);
-  }
-  std::vector<std::pair<std::string, bool>> entries;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string child = entry->d_name;
-    if (child != "." && child != "..") {
-      entries.emplace_back(child, entry->d_type == DT_DIR);
-    }
-  }
-  ::closedir(dir);
-  for (const auto& [child, is_dir] : entries) {
+  for (const auto& [child, is_dir] : entries_at(fd.get(), display)) {
     if (!is_dir && ::unlinkat(fd.get(), child.c_str(), 0) == 0) {
       continue;
     }
@@ -157,6 +141,28 @@ void remove_tree_at(int dirfd, const std::string& name, const std::string& displ
 }
 
 } // namespace
+
+std::vector<std::pair<std::string, bool>> entries_at(int dirfd, const std::string& display) {
+  // readdir on a copy of the descriptor, from the start: the original keeps serving *at() calls.
+  int listed = ::dup(dirfd);
+  DIR* dir = listed < 0 ? nullptr : ::fdopendir(listed);
+  if (dir == nullptr) {
+    if (listed >= 0) {
+      ::close(listed);
+    }
+    throw_errno("opendir", display);
+  }
+  ::rewinddir(dir);
+  std::vector<std::pair<std::string, bool>> entries;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") {
+      entries.emplace_back(std::move(name), entry->d_type == DT_DIR);
+    }
+  }
+  ::closedir(dir);
+  return entries;
+}
 
 void remove_entry_at(int dirfd, std::string_view name, const std::string& display) {
   std::string entry(name);

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace bm {
 
@@ -49,6 +50,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 // link, a directory) is replaced.
 void write_file_atomic_at(int dirfd, std::string_view name, std::string_view content, const std::string& display,
                           bool sync = false);
+
+// The entries of the directory `dirfd` (but . and ..), each with whether readdir says it is a
+// directory. Throws SystemError naming `display`.
+std::vector<std::pair<std::string, bool>> entries_at(int dirfd, const std::string& display);
 
 // Removes `name` in `dirfd` whatever it is (a directory with all it holds; a link, never what it
 // points to); nothing there is fine. Throws SystemError.
