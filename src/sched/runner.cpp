@@ -40,12 +40,15 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
     if (m_interrupts == 0) {
       fill();
     }
-    persist(m_executor.running() == 0);
+    bool retrying = persist(m_executor.running() == 0);
     if (!m_executor.has_pending()) {
       prepare_ahead();
     }
     m_store.commit();
     if (m_executor.running() == 0) {
+      if (retrying && m_interrupts == 0) {
+        continue;  // the last attempt's retry was queued just now: start it
+      }
       break;
     }
     ExecutorEvent event = m_executor.wait();
@@ -190,7 +193,7 @@ void Runner::on_interrupt(int signal) {
   m_executor.terminate_all(m_interrupts > 1 ? SIGKILL : SIGTERM);
 }
 
-void Runner::persist(bool all) {
+bool Runner::persist(bool all) {
   // Oldest first; between two tasks' files, a process that ended (a slot to refill) comes first
   // unless `all`: a file write held up by the file system then delays no hand-off but this one.
   std::size_t described = 0;
@@ -199,16 +202,19 @@ void Runner::persist(bool all) {
   }
   m_to_describe.erase(m_to_describe.begin(), m_to_describe.begin() + static_cast<long>(described));
   if (!m_to_describe.empty()) {
-    return;  // finished attempts are written after their task.json
+    return false;  // finished attempts are written after their task.json
   }
+  bool retrying = false;
   std::size_t written = 0;
   for (; written < m_finished.size() && (all || written == 0 || !m_executor.has_pending()); ++written) {
-    const Finished& finished = m_finished[written];
+    Finished& finished = m_finished[written];
+    retrying = decide(finished) || retrying;
     m_store.finish_task(m_plan, finished.outcome, m_options.context);
     m_status.task_finished(m_plan, finished.outcome, m_store.task_dir(m_plan, finished.outcome.task),
                            finished.will_retry);
   }
   m_finished.erase(m_finished.begin(), m_finished.begin() + static_cast<long>(written));
+  return retrying;
 }
 
 void Runner::prepare_ahead() {
@@ -223,16 +229,25 @@ void Runner::prepare_ahead() {
 }
 
 void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
-  TaskOutcome outcome = attempt->take_outcome();
+  // Only taken here: checking the task's folder, counting and retrying come in persist(), after
+  // the freed slot has its next process.
+  m_finished.push_back({attempt->take_outcome(), false, false});
+}
+
+bool Runner::decide(Finished& finished) {
+  if (finished.decided) {
+    return false;
+  }
+  finished.decided = true;
+  TaskOutcome& outcome = finished.outcome;
   // A task that forged or removed benchmatrix's files in its folder fails, whatever it exited with.
   m_store.inspect(m_plan, outcome);
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
-  bool will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;
-  if (will_retry) {
+  finished.will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;
+  if (finished.will_retry) {
     m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);  // alone, not interleaved
-    m_finished.push_back({std::move(outcome), true});
-    return;
+    return true;
   }
   switch (outcome.status) {
   case TaskStatus::Succeeded:
@@ -246,7 +261,7 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
     ++m_summary.interrupted;
     break;
   }
-  m_finished.push_back({std::move(outcome), false});
+  return false;
 }
 
 } // namespace bm

@@ -45,10 +45,11 @@ private:
 
   struct Finished {
     TaskOutcome outcome;
+    bool decided = false;  // checked (Store::inspect), counted, and a retry queued if it gets one
     bool will_retry = false;
   };
 
-  void persist(bool all);
+  bool persist(bool all);  // true when a retry was queued
   void prepare_ahead();
   void submit_all(const std::vector<std::size_t>& tasks);
   void fill();
@@ -56,6 +57,7 @@ private:
   void on_process_ended(const ProcessResult& result);
   void on_interrupt(int signal);
   void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
+  bool decide(Finished& finished);
 
   const Plan& m_plan;
   Store& m_store;
