@@ -158,31 +158,31 @@ private:
       }
       if (c == '\'' || c == '"') {
         push(c == '\'' ? Frame::Single : Frame::Double);
-      } else if (c == '{') {
-        ++frame.depth;
-      } else if (c == '}' && --frame.depth == 0) {
-        m_frames.pop_back();
-      } else if (c == '$') {
-        dollar(false);
+        advance();
         return;
       }
-      advance();
-      return;
+      return bracketed_step(c, '{', '}');
     case Frame::Arithmetic:
-      if (c == (frame.bracket ? '[' : '(')) {
-        ++frame.depth;
-      } else if (c == (frame.bracket ? ']' : ')') && --frame.depth == 0) {
-        m_frames.pop_back();
-      } else if (c == '$') {
-        dollar(false);
-        return;
-      }
-      advance();
-      return;
+      return bracketed_step(c, frame.bracket ? '[' : '(', frame.bracket ? ']' : ')');
     case Frame::Command:
       command_step(c);
       return;
     }
+  }
+
+  // ${...} and $((...)) / $[...]: they end at the bracket that matches their opening one, and a
+  // `$` inside opens what it opens.
+  void bracketed_step(int c, char open, char close) {
+    FrameState& frame = top();
+    if (c == open) {
+      ++frame.depth;
+    } else if (c == close && --frame.depth == 0) {
+      m_frames.pop_back();
+    } else if (c == '$') {
+      dollar(false);
+      return;
+    }
+    advance();
   }
 
   void command_step(int c) {
