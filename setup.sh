@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libhwloc-dev hwloc libboost-math-dev libgtest-dev
+  libhwloc-dev hwloc libboost-math-dev libgtest-dev libbenchmark-dev
   python3 time procps mount clang libclang-rt-14-dev
 )
 

@@ -1,6 +1,7 @@
 #include "cli/command_support.hpp"
 
 #include <algorithm>
+#include <set>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -111,7 +112,41 @@ void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& a
   }
 }
 
-// Recomputes the statistics of OUT, writes summary.json, samples.csv and comparison_table.md.
+// What differs between the machines (and the environments) two results folders ran on, from their
+// plan.json context: a comparison across them says so.
+std::vector<std::string> context_differences(const ResultsTree& base, const ResultsTree& candidate) {
+  std::vector<std::string> lines;
+  for (const auto& [key, value] : candidate.context.items()) {
+    if (key == "timestamp" || key == "date" || key == "started" || !base.context.contains(key)) {
+      continue;
+    }
+    if (base.context[key] != value) {
+      lines.push_back(fmt::format("the machine's {} differs: {} in BASE, {} in NEW", key,
+                                  printable(base.context[key].dump(), 80), printable(value.dump(), 80)));
+    }
+  }
+  return lines;
+}
+
+// A metric asked for on the command line must be one the results have: otherwise nothing is
+// written (the reports of another metric would replace the right ones without a word).
+void check_metric(const AnalysisSettings& settings, const std::vector<const ResultsTree*>& trees) {
+  if (settings.metric.empty()) {
+    return;
+  }
+  std::set<std::string> known;
+  for (const ResultsTree* tree : trees) {
+    for (const auto& task : tree->tasks) {
+      if (task.samples.count(settings.metric) != 0) {
+        return;
+      }
+      known.insert(task.metric_order.begin(), task.metric_order.end());
+    }
+  }
+  throw UserError(fmt::format("--metric: no task has a metric named '{}'; the results have: {}",
+                              printable(settings.metric, 80), known.empty() ? "none" : join({known.begin(), known.end()}, ", ")));
+}
+
 } // namespace
 
 Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
@@ -140,11 +175,12 @@ int report_command(const ReportOptions& options) {
       out.remove_temporaries();  // left by a report or run that was killed while writing
     }
   }
-  ResultsTree tree = read_results(options.out);
+  ResultsTree tree = read_results(options.out, true);
   AnalysisSettings settings = apply_analysis_options(tree.analysis, options.analysis);
   if (tree.tasks.empty()) {
     throw UserError(fmt::format("{} has no finished task to report on", tree.root.string()));
   }
+  check_metric(settings, {&tree});
   if (options.output) {
     make_directories(dir);
   }
@@ -154,26 +190,40 @@ int report_command(const ReportOptions& options) {
 }
 
 int compare_command(const CompareOptions& options) {
-  ResultsTree base = read_results(options.base);
-  ResultsTree candidate = read_results(options.candidate);
+  ResultsTree base = read_results(options.base, true);
+  ResultsTree candidate = read_results(options.candidate, true);
   AnalysisSettings settings = apply_analysis_options(candidate.analysis, options.analysis);
   settings.baseline_axis.clear();
+  check_metric(settings, {&base, &candidate});
   Analysis analysis = compare_trees(base, candidate, settings);
   if (analysis.comparisons.empty()) {
-    throw UserError(fmt::format("no task of {} has finished results in both folders", candidate.root.string()));
+    throw UserError(fmt::format("neither {} nor {} has a finished task to compare", base.root.string(),
+                                candidate.root.string()));
+  }
+  say(stdout, "Comparing NEW {} against BASE {}.\n", printable(options.candidate, 200), printable(options.base, 200));
+  say(stdout, "Two separately measured runs mix the machine's drift between them with the change itself; for a "
+              "verdict that separates them, run both builds as values of one axis in one interleaved run "
+              "(`benchmatrix run --gate`).\n");
+  for (const auto& line : context_differences(base, candidate)) {
+    say(stdout, "note: {}\n", line);
   }
   print_comparisons(stdout, analysis);
-  std::size_t worse = 0;
-  for (const auto& comparison : analysis.comparisons) {
-    worse += comparison.verdict == Verdict::Worse ? 1 : 0;
+  std::string title = fmt::format("{} against {}", candidate.root.filename().string(), base.root.filename().string());
+  nlohmann::json about = {{"base", base.root.string()}, {"new", candidate.root.string()}};
+  if (options.export_json) {
+    write_comparisons_json(analysis, about, *options.export_json);
   }
-  if (worse > 0) {
-    say(stdout, "REGRESSION: {} of {} task{} significantly and practically worse than the base\n", worse,
-               analysis.comparisons.size(), analysis.comparisons.size() == 1 ? "" : "s");
+  if (options.export_markdown) {
+    write_comparisons_markdown(analysis, title, *options.export_markdown);
+  }
+  if (options.export_junit) {
+    write_comparisons_junit(analysis, title, options.allow_missing, *options.export_junit);
+  }
+  if (analysis.gate_fails(options.allow_missing)) {
+    say(stdout, "GATE FAILED: {}\n", analysis.counts_line());
     return k_exit_regression;
   }
-  say(stdout, "No regression in {} task{} (threshold {:.3g}%)\n", analysis.comparisons.size(),
-             analysis.comparisons.size() == 1 ? "" : "s", settings.threshold * 100);
+  say(stdout, "Gate passed: {}\n", analysis.counts_line());
   return k_exit_ok;
 }
 

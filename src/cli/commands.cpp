@@ -32,6 +32,7 @@
 #include "util/environment.hpp"
 #include "util/strings.hpp"
 #include "util/console.hpp"
+#include "collect/executables.hpp"
 
 extern char** environ;
 
@@ -47,6 +48,7 @@ int list_command(const ListOptions& options) {
   std::map<TaskState, std::size_t> counts;
   std::vector<std::string> inherited = current_environment(plan.config().env_inherit);
   std::size_t differing = 0;
+  std::size_t rebuilt = 0;
   if (!options.json) {
     say(stdout, "{:<8} {:<16}  {}\n", "STATE", "TASK", "AXES");
   }
@@ -55,16 +57,42 @@ int list_command(const ListOptions& options) {
     std::size_t task = selected[i];
     TaskState state = states[i];
     ++counts[state];
-    bool env_differs = state != TaskState::Pending && store.environment_differs(plan, task, inherited);
+    std::vector<std::string> differences =
+        state != TaskState::Pending ? store.environment_differences(plan, task, inherited) : std::vector<std::string>{};
+    bool env_differs = !differences.empty();
     differing += env_differs ? 1 : 0;
+    // A result made by another build of the program than the one the command names now.
+    std::vector<std::string> changed;
+    if (state == TaskState::Done) {
+      auto recorded = store.recorded_executables(plan, task);
+      if (!recorded.empty()) {
+        std::vector<std::string> argv;
+        const nlohmann::json spec = task_spec_json(plan, task);  // kept: the loop reads into it
+        for (const auto& word : spec["command"]) {
+          argv.push_back(word.get<std::string>());
+        }
+        std::vector<ExecutableHash> now = hash_executables(argv, plan.config().workdir);
+        for (const auto& [path, hash] : recorded) {
+          auto same = std::find_if(now.begin(), now.end(), [&](const ExecutableHash& e) { return e.path == path; });
+          if (same == now.end() || same->hash != hash) {
+            changed.push_back(path);
+          }
+        }
+      }
+    }
+    rebuilt += changed.empty() ? 0 : 1;
     if (options.json) {
       nlohmann::json line = task_spec_json(plan, task);
       line["state"] = to_string(state);
-      line["environment_differs"] = env_differs;
+      line["environment_differs"] = differences;
+      line["executables_changed"] = changed;
       say(stdout, "{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       say(stdout, "{:<8} {}  {}{}\n", to_string(state), plan.task_id(task), plan.label(task),
-                 env_differs ? "  (environment differs)" : "");
+                 (env_differs ? fmt::format("  (environment differs: {})", printable(join(differences, ", "), 200))
+                              : std::string()) +
+                     (changed.empty() ? std::string()
+                                      : fmt::format("  (executable changed since: {})", printable(join(changed, ", "), 200))));
     }
   }
   if (!options.json) {

@@ -27,6 +27,9 @@ void add_run_options(CLI::App& command, RunOptions& options) {
                    "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
   command.add_flag("--use-core0", options.use_core0, "Do not keep core 0 free for the system");
   command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+  command.add_flag("--gate", options.gate,
+                   "Exit 3 when a comparison with the baseline finds a regression, or a task of the baseline's "
+                   "groups failed (as analysis.gate: true)");
   command.add_option("--durability", options.durability,
                      "group: results are synced to disk every 50 ms, off the task path (default); off: never "
                      "synced (safe against a crash of benchmatrix, not of the machine)")
@@ -94,6 +97,13 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   compare->add_option("base", out.compare.base, "Results folder of the baseline")->required();
   compare->add_option("new", out.compare.candidate, "Results folder to check")->required();
   add_analysis_options(*compare, out.compare.analysis, false);
+  compare->add_flag("--allow-missing", out.compare.allow_missing,
+                    "Exit 3 only for regressions, not for tasks of BASE that are missing, failed or timed out in NEW");
+  compare->add_option("--export-json", out.compare.export_json, "Write the comparisons as JSON to this file");
+  compare->add_option("--export-markdown", out.compare.export_markdown,
+                      "Write the comparisons as Markdown (a CI job summary) to this file");
+  compare->add_option("--export-junit", out.compare.export_junit,
+                      "Write the comparisons as JUnit XML (one test case each) to this file");
 
   try {
     app.parse(argc, argv);

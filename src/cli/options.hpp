@@ -23,6 +23,7 @@ struct RunOptions {
   bool oversubscribe = false;
   bool use_core0 = false;
   bool verbose = false;
+  bool gate = false;  // exit 3 when the run's own comparisons with its baseline find a regression
   std::string isolation = "auto";  // auto, cgroup, none
   std::string durability = "group";  // group (sync every 50 ms, in the background), off
 };
@@ -70,6 +71,10 @@ struct CompareOptions {
   std::string base;
   std::string candidate;
   AnalysisOptions analysis;
+  bool allow_missing = false;                  // only regressions fail the gate
+  std::optional<std::string> export_json;      // the comparisons, machine-readable
+  std::optional<std::string> export_markdown;  // ready for a CI job summary
+  std::optional<std::string> export_junit;     // one test case per comparison
 };
 
 // The parsed command line: which command, and its options.

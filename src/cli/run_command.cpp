@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sched.h>
 #include <unistd.h>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -222,6 +223,12 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                                   *options.timeout));
     }
   }
+  bool gate = options.gate || config.analysis.gate;
+  if (options.gate && config.analysis.baseline_axis.empty()) {
+    throw UserError(SourceLocation{config.file, 0, 0},
+                    "--gate: the config compares nothing; set analysis.baseline (e.g. {build: base}) to gate on the "
+                    "comparisons of each value of that axis with it");
+  }
   std::vector<std::size_t> selected = select_tasks(plan, options.filter);
   Topology topology = detect_topology();
   PoolLayout layout = plan_pool(topology, resource_options(plan, options));
@@ -301,6 +308,9 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                                          topology.fallback_reason));
   }
   header.notices.insert(header.notices.end(), layout.warnings.begin(), layout.warnings.end());
+  for (std::string& notice : plan.comparison_notices()) {
+    header.notices.push_back(std::move(notice));
+  }
   if (!isolation_notice.empty()) {
     header.notices.push_back(isolation_notice);
   } else if (cgroups) {
@@ -386,9 +396,24 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   }
   // The statistics and reports over everything done so far, this run's tasks and earlier ones.
   // An interrupt here ends with 130 (Interrupted): every result is already written.
-  ResultsTree tree = read_results(store.root());
+  ResultsTree tree = read_results(store.root(), true);
+  // Tasks left out by --filter are not this run's business: only the selected ones count as missing.
+  std::unordered_set<std::string> chosen;
+  for (std::size_t task : selected) {
+    chosen.insert(plan.task_id(task));
+  }
+  std::erase_if(tree.unfinished, [&](const UnfinishedTask& task) {
+    return task.state == UnfinishedTask::State::Pending && chosen.count(task.task_id) == 0;
+  });
   if (!tree.tasks.empty()) {
-    analyze_and_report(tree, plan.config().analysis, false);
+    Analysis analysis = analyze_and_report(tree, plan.config().analysis, false);
+    if (gate && analysis.count(Verdict::Regressed) > 0) {
+      say(stdout, "GATE FAILED: {}\n", analysis.counts_line());
+      return k_exit_regression;
+    }
+    if (gate && !analysis.comparisons.empty()) {
+      say(stdout, "Gate {}: {}\n", summary.failed > 0 ? "failed (tasks failed)" : "passed", analysis.counts_line());
+    }
   }
   return summary.failed > 0 ? k_exit_failed : k_exit_ok;
 }

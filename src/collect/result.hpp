@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "collect/metrics.hpp"
+#include "collect/executables.hpp"
+#include "collect/noise.hpp"
 
 namespace bm {
 
@@ -54,6 +56,8 @@ struct TaskOutcome {
   std::string repetition;         // adaptive repetition: why it stopped where it did
   std::uint64_t interleave_seed = 0;
   std::vector<std::vector<std::string>> interleaved_rounds;  // task ids per round, in run order
+  Noise noise;                    // how disturbed its measured runs were
+  std::vector<ExecutableHash> executables;  // the programs its command ran, by content
 };
 
 } // namespace bm

@@ -50,6 +50,7 @@ void TaskSettings::overlay(const TaskSettings& other) {
   take(cpus, other.cpus);
   take(gpus, other.gpus);
   take(cpus_location, other.cpus_location);
+  take(runs_location, other.runs_location);
   take(gpus_location, other.gpus_location);
   take(priority, other.priority);
   env.insert(env.end(), other.env.begin(), other.env.end());
@@ -78,6 +79,8 @@ ResolvedSettings ResolvedSettings::from(const TaskSettings& settings) {
   resolved.cpus = settings.cpus.value_or(resolved.cpus);
   resolved.gpus = settings.gpus.value_or(resolved.gpus);
   resolved.cpus_location = settings.cpus_location.value_or(SourceLocation{});
+  resolved.runs_location = settings.runs_location.value_or(SourceLocation{});
+  resolved.runs_set = settings.runs.has_value() || settings.min_runs.has_value() || settings.max_runs.has_value();
   resolved.gpus_location = settings.gpus_location.value_or(SourceLocation{});
   resolved.priority = settings.priority.value_or(resolved.priority);
   resolved.env_locations = settings.env_locations;
@@ -106,7 +109,8 @@ nlohmann::json AnalysisSettings::to_json() const {
                          {"outlier_method", outlier_method},
                          {"outlier_threshold", outlier_threshold},
                          {"resamples", resamples},
-                         {"seed", seed}};
+                         {"seed", seed},
+                         {"gate", gate}};
   if (!baseline_axis.empty()) {
     json["baseline"] = {{baseline_axis, baseline_value}};
   }
@@ -131,6 +135,7 @@ AnalysisSettings AnalysisSettings::from_json(const nlohmann::json& json) {
   settings.outlier_threshold = json.value("outlier_threshold", settings.outlier_threshold);
   settings.resamples = json.value("resamples", settings.resamples);
   settings.seed = json.value("seed", settings.seed);
+  settings.gate = json.value("gate", settings.gate);
   return settings;
 }
 

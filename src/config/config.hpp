@@ -40,7 +40,8 @@ struct TaskSettings {
   std::optional<int> retries;
   std::optional<int> cpus;
   std::optional<int> gpus;
-  std::optional<SourceLocation> cpus_location;  // where cpus / gpus are set, for errors
+  std::optional<SourceLocation> cpus_location;  // where cpus / gpus / runs are set, for errors
+  std::optional<SourceLocation> runs_location;
   std::optional<SourceLocation> gpus_location;
   std::optional<Priority> priority;
   EnvList env;  // added to (or replacing) the inherited environment, in order
@@ -66,6 +67,8 @@ struct ResolvedSettings {
   int cpus = 1;
   int gpus = 0;
   SourceLocation cpus_location;  // where the config sets them (empty: the default)
+  SourceLocation runs_location;
+  bool runs_set = false;         // runs (or adaptive repetition) written in the config
   SourceLocation gpus_location;
   Priority priority = Priority::Normal;
   EnvList env;
@@ -94,6 +97,7 @@ struct AxisValue {
   TaskSettings overrides;
   std::vector<Axis> sub_axes;
   SourceLocation location;
+  bool enabled = true;  // `enabled: false` leaves the value out of the matrix (kept in the file)
 };
 
 struct Axis {
@@ -130,6 +134,7 @@ struct AnalysisSettings {
   std::string outlier_method = "modified_z";  // iqr, modified_z, z
   double outlier_threshold = 0;             // 0: the method's default (1.5, 3.5, 3.0)
   int resamples = 2000;                     // bootstrap resamples
+  bool gate = false;                        // `run` exits 3 when its comparisons find a regression
   std::uint64_t seed = 1;                   // bootstrap seed
 
   nlohmann::json to_json() const;
@@ -151,8 +156,10 @@ struct Config {
   ResourceSettings resources;
   std::vector<std::string> parallel_names;  // seed 002's `parallel`: one name per slot
   // repeat.interleave: the measured runs of the variants compared with one baseline run in
-  // rounds of one run each, in an order shuffled per round from this seed.
+  // rounds of one run each, in an order shuffled per round from this seed. On by default when the
+  // config has a baseline (`interleave: false` opts out): drift then hits every variant alike.
   bool interleave = false;
+  bool interleave_set = false;  // written in the config (else it follows analysis.baseline)
   std::uint64_t interleave_seed = 1;
   // Which inherited variables a task sees: nullopt = all (as hyperfine and GNU parallel do);
   // a list = only those (`env: clean` or `env_inherit: [...]`), for a reproducible environment.

@@ -308,12 +308,14 @@ public:
       std::string field = what + "." + name;
       if (name == "interleave") {
         top->interleave = boolean(value, field);
+        top->interleave_set = true;
       } else if (name == "seed") {
         top->interleave_seed = static_cast<std::uint64_t>(integer(value, field, 0, 1LL << 62));
       } else if (name == "warmup") {
         settings.warmup = static_cast<int>(integer(value, field, 0, k_max_count));
       } else if (name == "runs") {
         settings.runs = static_cast<int>(integer(value, field, 1, k_max_count));
+        settings.runs_location = where(value);
       } else if (name == "min_runs") {
         settings.min_runs = static_cast<int>(integer(value, field, 2, k_max_count));
       } else if (name == "max_runs") {
@@ -337,7 +339,7 @@ public:
     AnalysisSettings settings;
     for (const auto& [key, value] : entries(node, "analysis",
                                             {"baseline", "metric", "confidence", "threshold", "correction",
-                                             "outliers", "bootstrap"})) {
+                                             "outliers", "bootstrap", "gate"})) {
       const std::string& name = key.Scalar();
       std::string what = "analysis." + name;
       if (name == "baseline") {
@@ -348,6 +350,8 @@ public:
         settings.baseline_axis = pairs[0].first.Scalar();
         settings.baseline_value = scalar(pairs[0].second, what + "." + settings.baseline_axis);
         settings.baseline_location = where(pairs[0].first);
+      } else if (name == "gate") {
+        settings.gate = boolean(value, what);
       } else if (name == "metric") {
         settings.metric = this->name(value, what);
       } else if (name == "confidence") {
@@ -501,6 +505,8 @@ public:
         task(child, what + ".task", value.overrides);
       } else if (field == "env") {
         value.overrides.env = env(child, what + ".env", &value.overrides.env_locations);
+      } else if (field == "enabled") {
+        value.enabled = boolean(child, what + ".enabled");
       } else {
         if (!is_identifier(field, true)) {
           fail(key, fmt::format("{}: field name '{}' must be letters, digits, '_' or '-'", what, printable(field, 60)));
@@ -540,8 +546,18 @@ public:
         }
         axis.values = discover_values(command.words, where(discovery[0].second));
       } else if (values.IsSequence()) {
+        std::size_t disabled = 0;
         for (const auto& item : values) {
-          axis.values.push_back(axis_value(item, axis.name, depth));
+          AxisValue value = axis_value(item, axis.name, depth);
+          if (value.enabled) {
+            axis.values.push_back(std::move(value));
+          } else {
+            ++disabled;
+          }
+        }
+        if (axis.values.empty() && disabled > 0) {
+          fail(values, fmt::format("{}: every value has `enabled: false` (an empty axis would make an empty matrix)",
+                                   what));
         }
       } else {
         expected(values, what, "a list of values");
@@ -744,6 +760,13 @@ public:
       } else if (field == "analysis") {
         config.analysis = analysis(value);
       }
+    }
+    if (config.analysis.gate && config.analysis.baseline_axis.empty()) {
+      fail(root["analysis"]["gate"], "analysis.gate: the gate fails on regressions against a baseline; set "
+                                     "analysis.baseline (e.g. {build: base})");
+    }
+    if (!config.interleave_set) {
+      config.interleave = !config.analysis.baseline_axis.empty();
     }
     if (config.interleave && config.analysis.baseline_axis.empty()) {
       fail(root["repeat"], "repeat.interleave: interleaving alternates the variants compared with a baseline; set "

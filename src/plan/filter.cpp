@@ -15,6 +15,13 @@ TaskFilter TaskFilter::parse(const std::string& expression, const Plan& plan) {
   for (const auto& raw : split(expression, ',')) {
     std::string term_text(trim(raw));
     size_t equals = term_text.find('=');
+    if (equals == std::string::npos && !term_text.empty() && !filter.m_terms.empty() &&
+        !filter.m_terms.back().negated) {
+      Term more = filter.m_terms.back();  // another value of the axis before: "algo=a,b"
+      more.pattern = term_text;
+      filter.m_terms.push_back(std::move(more));
+      continue;
+    }
     if (equals == std::string::npos || equals == 0) {
       throw UserError(fmt::format("--filter: '{}' is not a term; expected axis=GLOB or axis!=GLOB", term_text));
     }
@@ -35,12 +42,26 @@ bool TaskFilter::matches(const Plan& plan, std::size_t task) const {
     return true;
   }
   auto assignment = plan.assignment(task);
-  return std::all_of(m_terms.begin(), m_terms.end(), [&](const Term& term) {
+  auto hit = [&](const Term& term) {
     auto found = std::find_if(assignment.begin(), assignment.end(),
                               [&](const auto& pair) { return pair.first == term.axis; });
-    bool hit = found != assignment.end() && glob_match(term.pattern, found->second->name);
-    return term.negated ? !hit : hit;
-  });
+    return found != assignment.end() && glob_match(term.pattern, found->second->name);
+  };
+  // Per axis: any of its `=` terms; every `!=` term.
+  for (const Term& term : m_terms) {
+    if (term.negated) {
+      if (hit(term)) {
+        return false;
+      }
+      continue;
+    }
+    bool any = std::any_of(m_terms.begin(), m_terms.end(),
+                           [&](const Term& other) { return !other.negated && other.axis == term.axis && hit(other); });
+    if (!any) {
+      return false;
+    }
+  }
+  return true;
 }
 
 } // namespace bm

@@ -7,9 +7,11 @@
 
 namespace bm {
 
-// --filter EXPR: comma-separated terms `axis=GLOB` or `axis!=GLOB`, all of which must hold
-// ("algo=*sort,n!=1000"). A term on an axis that a task does not have never matches (`!=` always
-// does). Glob: '*' and '?'.
+// --filter EXPR: comma-separated terms `axis=GLOB` or `axis!=GLOB` ("algo=*sort,n!=1000"). Terms
+// on different axes must all hold; several `=` terms on one axis are alternatives
+// ("algo=std_sort,algo=heap_sort", or shorter "algo=std_sort,heap_sort": a bare GLOB is one more
+// value of the axis before it); every `!=` term must hold. An `=` term on an axis that a task does
+// not have never matches (`!=` always does). Glob: '*' and '?'.
 class TaskFilter {
 public:
   // Throws UserError naming the bad term, or an axis the plan does not have.

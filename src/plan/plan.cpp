@@ -1,7 +1,9 @@
 #include "plan/plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
+#include <limits>
 #include <set>
 #include <thread>
 #include <unordered_set>
@@ -607,7 +609,79 @@ ResolvedSettings Plan::settings(std::size_t task) const {
   visit_active(task, [&](int axis, std::uint32_t value) {
     merged.overlay(m_axes[static_cast<size_t>(axis)].values[value]->overrides);
   });
-  return ResolvedSettings::from(merged);
+  ResolvedSettings resolved = ResolvedSettings::from(merged);
+  if (!resolved.runs_set && !m_config->analysis.baseline_axis.empty()) {
+    resolved.runs = k_compared_runs;
+  }
+  return resolved;
+}
+
+std::vector<std::string> Plan::comparison_notices() const {
+  // What a run with a baseline says about its repetitions: that the default count was raised, and
+  // when a count written in the config can never reach significance for this family of
+  // comparisons (honoured: a task run once, an eval's accuracy, is still compared by its value).
+  // The smallest p the exact test can give for n against n runs is 2 / C(2n, n); it must be below
+  // alpha, divided by the number of comparisons under Holm or Bonferroni.
+  std::vector<std::string> notices;
+  const AnalysisSettings& analysis = m_config->analysis;
+  if (analysis.baseline_axis.empty()) {
+    return notices;
+  }
+  std::vector<int> ids = axes_named(analysis.baseline_axis);
+  std::size_t comparisons = 0;
+  std::size_t defaulted = 0;
+  int fewest = std::numeric_limits<int>::max();
+  SourceLocation where;
+  for (std::size_t task = 0; task < size(); ++task) {
+    bool has_axis = false;
+    bool variant = false;
+    for (int id : ids) {
+      std::uint32_t cell = cells(task)[id];
+      if (cell != k_absent) {
+        has_axis = true;
+        variant = m_axes[static_cast<size_t>(id)].values[cell]->name != analysis.baseline_value;
+      }
+    }
+    if (!has_axis) {
+      continue;
+    }
+    ResolvedSettings settings = this->settings(task);
+    comparisons += variant ? 1 : 0;
+    defaulted += settings.runs_set ? 0 : 1;
+    if (settings.runs < fewest && settings.min_runs == 0) {
+      fewest = settings.runs;
+      where = settings.runs_location;
+    }
+  }
+  if (defaulted > 0) {
+    notices.push_back(fmt::format("repeat.runs is not set: the variants and their baselines run {} times each, "
+                                  "enough for an exact test to find a difference (set repeat.runs to choose)",
+                                  k_compared_runs));
+  }
+  if (comparisons == 0 || fewest >= 50) {
+    return notices;
+  }
+  bool divided = analysis.correction == "holm" || analysis.correction == "bonferroni";
+  double alpha = (1 - analysis.confidence) / (divided ? static_cast<double>(comparisons) : 1.0);
+  auto smallest_p = [](int n) {
+    double dn = static_cast<double>(n);
+    return 2 * std::exp(std::lgamma(dn + 1) + std::lgamma(dn + 1) - std::lgamma(2 * dn + 1));
+  };
+  if (smallest_p(fewest) < alpha) {
+    return notices;
+  }
+  int needed = fewest;
+  while (smallest_p(needed) >= alpha) {
+    ++needed;
+  }
+  notices.push_back(fmt::format(
+      "{}repeat.runs: {} run{} per task can never show a significant difference from the baseline: the smallest "
+      "p-value {} against {} runs can reach is {:.3g}, not below {:.3g} ({}% confidence{}); such comparisons stay "
+      "inconclusive (or, run once, are compared by their values); use at least {} runs for a verdict",
+      where.file.empty() ? std::string() : where.to_string() + ": ", fewest, fewest == 1 ? "" : "s", fewest, fewest,
+      smallest_p(fewest), alpha, analysis.confidence * 100,
+      divided ? fmt::format(", {} correction over {} comparisons", analysis.correction, comparisons) : "", needed));
+  return notices;
 }
 
 std::string Plan::render_value(std::size_t task, const std::string& axis, const std::string& field,

@@ -45,10 +45,16 @@ class Plan {
 public:
   static constexpr std::uint32_t k_absent = 0xffffffff;   // a nested axis not active in a task
   static constexpr std::size_t k_max_tasks = 20'000'000;
+  // Runs per task when the config compares variants with a baseline and sets no count: one run
+  // could never show a difference; ten give an exact p as small as 1e-5.
+  static constexpr int k_compared_runs = 10;
 
   // Expands and validates: unknown placeholders, include/exclude naming unknown axes or values,
   // fields missing on a value. Throws UserError (nothing has run or been written).
   static Plan build(const Config& config);
+  // What a run comparing with a baseline says of its repetition counts (the default raised; a
+  // written count too small to ever reach significance, and the count that would).
+  std::vector<std::string> comparison_notices() const;
 
   const Config& config() const { return *m_config; }
   std::size_t size() const { return m_priorities.size(); }

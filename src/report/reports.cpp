@@ -40,20 +40,35 @@ nlohmann::json comparison_json(const Comparison& c) {
   nlohmann::json json = {{"baseline", c.baseline_label},
                          {"task", c.label},
                          {"path", c.path},
-                         {"metric", c.metric},
-                         {"n_baseline", c.n_baseline},
-                         {"n", c.n_candidate},
-                         {"median_baseline", c.median_baseline},
-                         {"median", c.median_candidate},
-                         {"ratio", c.ratio.ratio},
-                         {"ratio_ci", interval_json(c.ratio.ci)},
-                         {"hodges_lehmann_shift", c.hodges_lehmann},
-                         {"cliffs_delta", c.cliffs_delta},
-                         {"effect_size", c.magnitude},
-                         {"mann_whitney", {{"u", c.mann_whitney.u}, {"p", c.mann_whitney.p}, {"exact", c.mann_whitney.exact}}},
-                         {"welch", {{"t", c.welch.t}, {"df", c.welch.df}, {"p", c.welch.p}, {"defined", c.welch.ok}}},
-                         {"p_adjusted", c.p_adjusted},
-                         {"verdict", verdict_text(c.verdict, c.info)}};
+                         {"verdict", verdict_name(c.verdict)},
+                         {"summary", verdict_text(c)}};
+  if (!c.reason.empty()) {
+    json["reason"] = c.reason;
+  }
+  if (c.measured) {
+    json["metric"] = c.metric;
+    json["n_baseline"] = c.n_baseline;
+    json["n"] = c.n_candidate;
+    json["unit_of_test"] = c.nested ? "process (median of its samples)" : "process";
+    json["median_baseline"] = c.median_baseline;
+    json["median"] = c.median_candidate;
+    json["ratio"] = c.ratio;
+    json["ratio_ci"] = interval_json(c.ratio_ci);
+    json["ratio_ci_confidence"] = c.family_confidence;
+    json["ratio_of_medians"] = {{"ratio", c.median_ratio.ratio}, {"bootstrap_ci", interval_json(c.median_ratio.ci)}};
+    json["hodges_lehmann_shift"] = c.hodges_lehmann;
+    json["cliffs_delta"] = c.cliffs_delta;
+    json["effect_size"] = c.magnitude;
+    json["mann_whitney"] = {{"u", c.mann_whitney.u}, {"p", c.mann_whitney.p}, {"exact", c.mann_whitney.exact}};
+    json["welch"] = {{"t", c.welch.t}, {"df", c.welch.df}, {"p", c.welch.p}, {"defined", c.welch.ok}};
+    json["p_adjusted"] = c.p_adjusted;
+    if (c.runs_needed > 0) {
+      json["runs_needed"] = c.runs_needed;
+    }
+  }
+  if (!c.flags.empty()) {
+    json["flags"] = c.flags;
+  }
   if (!c.notes.empty()) {
     json["notes"] = c.notes;
   }
@@ -71,6 +86,97 @@ std::string format_ci(const Interval& interval) {
   return interval.ok ? fmt::format("[{:.3f}, {:.3f}]", interval.low, interval.high) : "n/a";
 }
 
+nlohmann::json verdict_counts_json(const Analysis& analysis) {
+  nlohmann::json counts = nlohmann::json::object();
+  for (Verdict verdict : k_verdict_order) {
+    counts[std::string(verdict_name(verdict))] = analysis.count(verdict);
+  }
+  return counts;
+}
+
+// The rule said once under every table of comparisons.
+std::string rule_text(const Analysis& analysis, double family_confidence) {
+  return fmt::format("Mann-Whitney U per comparison, the unit being one process; {} correction over the {} measured "
+                     "comparisons. The ratio new/baseline is the Hodges-Lehmann estimate on log values, its interval "
+                     "the {:.4g}% family-wise one inverting the test. Regressed or improved: adjusted p < {:.2g} and "
+                     "the whole interval beyond \u00b1{:.3g}%; unchanged: the whole interval within it; otherwise "
+                     "inconclusive.",
+                     analysis.settings.correction,
+                     std::count_if(analysis.comparisons.begin(), analysis.comparisons.end(),
+                                   [](const Comparison& c) { return c.measured; }),
+                     family_confidence * 100, 1 - analysis.settings.confidence, analysis.settings.threshold * 100);
+}
+
+double family_confidence_of(const Analysis& analysis) {
+  for (const auto& c : analysis.comparisons) {
+    if (c.measured) {
+      return c.family_confidence;
+    }
+  }
+  return analysis.settings.confidence;
+}
+
+// "1.26x slower" for a measured comparison, "-" for the others.
+std::string ratio_cell(const Comparison& c) {
+  return c.measured ? ratio_in_words(c.ratio, c.info) : "-";
+}
+
+// The comparisons as Markdown: a heading, the counts line, the rule, the table, the notes.
+std::string comparisons_markdown(const Analysis& analysis) {
+  std::string md;
+  double family = family_confidence_of(analysis);
+  md += fmt::format("## Comparisons with {}\n\n**{}**\n\n", analysis.settings.baseline_axis.empty()
+                                                              ? std::string("the base results")
+                                                              : analysis.settings.baseline_axis + "=" + analysis.settings.baseline_value,
+                    analysis.counts_line());
+  md += rule_text(analysis, family) + "\n\n";
+  md += fmt::format("| task | baseline | ratio | {:.4g}% CI | Cliff's \u03b4 | p (adj.) | verdict |\n"
+                    "|---|---|---:|---|---:|---:|---|\n",
+                    family * 100);
+  for (const auto& c : analysis.comparisons) {
+    if (c.measured) {
+      md += fmt::format("| {} | {} | {} | {} | {:+.2f} ({}) | {:.3g} | **{}** |\n", c.label, c.baseline_label,
+                        ratio_cell(c), format_ci(c.ratio_ci), c.cliffs_delta, c.magnitude, c.p_adjusted,
+                        verdict_text(c));
+    } else {
+      md += fmt::format("| {} | {} | - | - | - | - | **{}** |\n", c.label, c.baseline_label, verdict_text(c));
+    }
+  }
+  for (const auto& c : analysis.comparisons) {
+    for (const auto& flag : c.flags) {
+      md += fmt::format("\n- {}: {}", c.label, flag);
+    }
+    for (const auto& note : c.notes) {
+      md += fmt::format("\n- {}: {}", c.label, note);
+    }
+  }
+  md += "\n";
+  return md;
+}
+
+std::string xml_text(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path) {
@@ -85,6 +191,10 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                          {"metric", analysis.metric},
                          {"tasks_planned", tree.planned},
                          {"tasks_done", tree.tasks.size()},
+                         {"verdicts", verdict_counts_json(analysis)},
+                         {"verdicts_line", analysis.counts_line()},
+                         {"disturbed_tasks", std::count_if(tree.tasks.begin(), tree.tasks.end(),
+                                                           [](const TaskSamples& t) { return !t.disturbed.empty(); })},
                          {"comparisons", comparisons},
                          {"warnings", analysis.warnings}};
   AtomicFileWriter out(path);
@@ -110,6 +220,9 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                                   {"removed", metric.outliers_removed}}}};
     }
     nlohmann::json entry = {{"task_id", task.task_id}, {"path", task.path}, {"axes", axes}, {"metrics", metrics}};
+    if (!task.disturbed.empty()) {
+      entry["disturbed"] = task.disturbed;
+    }
     out.append(json_array_element(indented_json(entry, 2), first));
     first = false;
   }
@@ -166,24 +279,7 @@ void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std
                       metric->outliers_removed > 0 ? " (removed)" : "");
   }
   if (!analysis.comparisons.empty()) {
-    md += fmt::format("\n## Comparisons with the baseline ({}={})\n\n", analysis.settings.baseline_axis,
-                      analysis.settings.baseline_value);
-    md += fmt::format("Mann-Whitney U, {} correction over {} comparisons; a verdict needs adjusted p < {:.2g} and a "
-                      "difference of at least {:.3g}%.\n\n",
-                      analysis.settings.correction, analysis.comparisons.size(), 1 - analysis.settings.confidence,
-                      analysis.settings.threshold * 100);
-    md += "| task | baseline | ratio | 95% CI | Cliff's δ | p (adj.) | verdict |\n|---|---|---:|---|---:|---:|---|\n";
-    for (const auto& c : analysis.comparisons) {
-      md += fmt::format("| {} | {} | {:.3f} | {} | {:+.2f} ({}) | {:.3g} | **{}** |\n", c.label, c.baseline_label,
-                        c.ratio.ratio, format_ci(c.ratio.ci), c.cliffs_delta, c.magnitude, c.p_adjusted,
-                        verdict_text(c.verdict, c.info));
-    }
-    for (const auto& c : analysis.comparisons) {
-      for (const auto& note : c.notes) {
-        md += fmt::format("\n- {}: {}", c.label, note);
-      }
-    }
-    md += "\n";
+    md += "\n" + comparisons_markdown(analysis);
   }
   for (const auto& warning : analysis.warnings) {
     md += fmt::format("\n> {}\n", warning);
@@ -198,20 +294,29 @@ void print_comparisons(std::FILE* out, const Analysis& analysis) {
     }
     return;
   }
-  say(out, "\nComparisons of {} with {}={} ({} correction, threshold {:.3g}%):\n", analysis.metric,
-             analysis.settings.baseline_axis.empty() ? "base" : analysis.settings.baseline_axis,
-             analysis.settings.baseline_axis.empty() ? "results" : analysis.settings.baseline_value,
-             analysis.settings.correction, analysis.settings.threshold * 100);
+  double family = family_confidence_of(analysis);
+  say(out, "\nComparisons of {} with {} ({} correction, threshold \u00b1{:.3g}%, {:.4g}% family-wise intervals):\n",
+      analysis.metric,
+      analysis.settings.baseline_axis.empty() ? std::string("the base results")
+                                              : analysis.settings.baseline_axis + "=" + analysis.settings.baseline_value,
+      analysis.settings.correction, analysis.settings.threshold * 100, family * 100);
+  say(out, "{}\n", analysis.counts_line());
   std::size_t width = 4;
   for (const auto& c : analysis.comparisons) {
     width = std::max(width, c.label.size());
   }
-  say(out, "  {:<{}}  {:>7}  {:>17}  {:>9}  {:>9}  {}\n", "task", width, "ratio", "95% CI", "cliff d",
-             "p (adj.)", "verdict");
+  say(out, "  {:<{}}  {:>14}  {:>17}  {:>9}  {}\n", "task", width, "ratio", "interval", "p (adj.)", "verdict");
   for (const auto& c : analysis.comparisons) {
-    say(out, "  {:<{}}  {:>7.3f}  {:>17}  {:>+9.2f}  {:>9.3g}  {}\n", c.label, width, c.ratio.ratio,
-               format_ci(c.ratio.ci), c.cliffs_delta, c.p_adjusted, verdict_text(c.verdict, c.info));
-    if (c.verdict == Verdict::NoDifference) {
+    if (c.measured) {
+      say(out, "  {:<{}}  {:>14}  {:>17}  {:>9.3g}  {}\n", c.label, width, ratio_cell(c), format_ci(c.ratio_ci),
+          c.p_adjusted, verdict_text(c));
+    } else {
+      say(out, "  {:<{}}  {:>14}  {:>17}  {:>9}  {}\n", c.label, width, "-", "-", "-", verdict_text(c));
+    }
+    for (const auto& flag : c.flags) {
+      say(out, "      flag: {}\n", flag);
+    }
+    if (c.verdict == Verdict::Inconclusive || c.verdict == Verdict::Unchanged) {
       // Where nothing was found, say when the samples could not have found it.
       for (const auto& note : c.notes) {
         say(out, "      note: {}\n", note);
@@ -221,6 +326,54 @@ void print_comparisons(std::FILE* out, const Analysis& analysis) {
   for (const auto& warning : analysis.warnings) {
     say(out, "  warning: {}\n", warning);
   }
+}
+
+void write_comparisons_json(const Analysis& analysis, const nlohmann::json& about, const std::filesystem::path& path) {
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const auto& comparison : analysis.comparisons) {
+    comparisons.push_back(comparison_json(comparison));
+  }
+  nlohmann::json json = about;
+  json["schema"] = 1;
+  json["analysis"] = analysis.settings.to_json();
+  json["metric"] = analysis.metric;
+  json["verdicts"] = verdict_counts_json(analysis);
+  json["verdicts_line"] = analysis.counts_line();
+  json["comparisons"] = comparisons;
+  json["warnings"] = analysis.warnings;
+  write_file_atomic(path, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+void write_comparisons_markdown(const Analysis& analysis, const std::string& title, const std::filesystem::path& path) {
+  std::string md = fmt::format("# {}\n\n", title) + comparisons_markdown(analysis);
+  for (const auto& warning : analysis.warnings) {
+    md += fmt::format("\n> {}\n", warning);
+  }
+  write_file_atomic(path, md);
+}
+
+void write_comparisons_junit(const Analysis& analysis, const std::string& title, bool allow_missing,
+                             const std::filesystem::path& path) {
+  std::size_t failures = 0;
+  std::string cases;
+  for (const auto& c : analysis.comparisons) {
+    bool fails = c.verdict == Verdict::Regressed ||
+                 (!allow_missing && (c.verdict == Verdict::Failed || c.verdict == Verdict::TimedOut ||
+                                     c.verdict == Verdict::Missing));
+    cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\">\n", xml_text(analysis.metric), xml_text(c.label));
+    if (fails) {
+      ++failures;
+      cases += fmt::format("      <failure message=\"{}\">{} against {}</failure>\n", xml_text(verdict_text(c)),
+                           xml_text(verdict_text(c)), xml_text(c.baseline_label));
+    } else {
+      cases += fmt::format("      <system-out>{}</system-out>\n", xml_text(verdict_text(c)));
+    }
+    cases += "    </testcase>\n";
+  }
+  std::string xml = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" "
+                                "tests=\"{}\" failures=\"{}\">\n{}  </testsuite>\n</testsuites>\n",
+                                xml_text(title), analysis.comparisons.size(), failures, cases);
+  write_file_atomic(path, xml);
 }
 
 void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir) {

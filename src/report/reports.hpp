@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
 
@@ -19,6 +21,15 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
 void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path);
 // The comparisons for a terminal, and the analysis's warnings (tasks skipped, and why).
 void print_comparisons(std::FILE* out, const Analysis& analysis);
+
+// The comparisons alone, for CI: JSON (the verdict counts and every comparison, as in
+// summary.json), Markdown (the counts line and the table, ready for a job summary) and JUnit XML
+// (one test case per comparison; regressed, failed, timed out and missing ones fail, the last
+// three unless `allow_missing`). `title` names what was compared.
+void write_comparisons_json(const Analysis& analysis, const nlohmann::json& about, const std::filesystem::path& path);
+void write_comparisons_markdown(const Analysis& analysis, const std::string& title, const std::filesystem::path& path);
+void write_comparisons_junit(const Analysis& analysis, const std::string& title, bool allow_missing,
+                             const std::filesystem::path& path);
 
 // All three files into `dir` (the tree's root, or another folder). Checks for an interrupt
 // between tasks: a file is then left as it was (each appears whole or not at all).

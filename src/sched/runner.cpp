@@ -78,7 +78,11 @@ void Runner::submit_all(const std::vector<std::size_t>& tasks) {
   // that runs interleaved in one slot. Tasks without the baseline axis run alone.
   const std::string& axis = config.analysis.baseline_axis;
   std::map<std::string, std::vector<std::size_t>> groups;
-  std::vector<std::pair<std::string, std::size_t>> order;  // group key or single task, in plan order
+  struct Entry {
+    std::optional<std::string> key;  // the group's key, or none for a task without the axis
+    std::size_t task;
+  };
+  std::vector<Entry> order;  // groups (at their first task) and lone tasks, in plan order
   for (std::size_t task : tasks) {
     std::string key;
     bool has_axis = false;
@@ -90,16 +94,17 @@ void Runner::submit_all(const std::vector<std::size_t>& tasks) {
       }
     }
     if (!has_axis) {
-      order.emplace_back(std::string(), task);
+      order.push_back({std::nullopt, task});
       continue;
     }
+    // An empty key is a group too: a matrix whose only axis is the baseline's.
     if (groups[key].empty()) {
-      order.emplace_back(key, task);
+      order.push_back({key, task});
     }
     groups[key].push_back(task);
   }
   for (const auto& [key, first] : order) {
-    const auto& members = key.empty() ? std::vector<std::size_t>{first} : groups[key];
+    const auto& members = key ? groups[*key] : std::vector<std::size_t>{first};
     if (members.size() == 1) {
       m_scheduler.submit(first, m_plan.priority(first));
       continue;

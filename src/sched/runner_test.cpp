@@ -236,7 +236,7 @@ TEST(Runner, InterleavesTheRunsOfComparedVariantsInSeededRounds) {
   const char* yaml = "name: t\nsetup: [build, '{algo}']\ncommand: [bench, '{algo}', '{n}']\n"
                      "matrix: {n: [1, 2], algo: [base, fast, slow]}\n"
                      "repeat: {warmup: 1, runs: 4, interleave: true, seed: 7}\n"
-                     "analysis: {baseline: {algo: base}}\n";
+                     "analysis: {baseline: {algo: base}, correction: none}\n";  // 4 runs: p >= 0.029
   Fixture f(yaml);
   RunSummary summary = f.run();
   EXPECT_EQ(summary.completed, 6u);
@@ -340,6 +340,30 @@ TEST(Runner, TaskMetricsAreReadPerMeasuredRunOnly) {
   EXPECT_EQ(result["warnings"].size(), 2u);
   std::string csv = read_file(f.store.task_dir(f.plan, 0) / "samples.csv");
   EXPECT_NE(csv.find("2,score,2,,higher,"), std::string::npos) << csv;
+}
+
+TEST(Runner, ABaselineAxisAloneIsOneInterleavedGroupByDefault) {
+  // The only axis is the baseline's: one group, interleaved without being asked, every variant run.
+  const char* yaml = "name: t\ncommand: [bench, '{algo}']\nmatrix: {algo: [base, fast]}\n"
+                     "repeat: {runs: 6, seed: 3}\nanalysis: {baseline: {algo: base}}\n";
+  Fixture f(yaml);
+  EXPECT_TRUE(f.plan.config().interleave);
+  RunSummary summary = f.run();
+  EXPECT_EQ(summary.completed, 2u);
+  ASSERT_EQ(f.executor.started.size(), 12u);
+  for (std::size_t round = 0; round < 6; ++round) {
+    std::vector<std::string> block = {f.executor.started[2 * round].argv[1], f.executor.started[2 * round + 1].argv[1]};
+    std::sort(block.begin(), block.end());
+    EXPECT_EQ(block, (std::vector<std::string>{"base", "fast"})) << "round " << round;
+  }
+}
+
+TEST(Runner, WithABaselineAndNoRunCountTenRunsAreMade) {
+  Fixture f("name: t\ncommand: [bench, '{algo}']\nmatrix: {algo: [base, fast]}\nanalysis: {baseline: {algo: base}}\n");
+  EXPECT_EQ(f.plan.settings(0).runs, Plan::k_compared_runs);
+  Fixture opted_out("name: t\ncommand: [bench, '{algo}']\nmatrix: {algo: [base, fast]}\n"
+                    "repeat: {interleave: false}\nanalysis: {baseline: {algo: base}}\n");
+  EXPECT_FALSE(opted_out.plan.config().interleave);
 }
 
 } // namespace

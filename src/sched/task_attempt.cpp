@@ -122,6 +122,15 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   if (measured && !first) {
     spec.start_delay = m_settings.cooldown;  // lets the machine settle between runs (seed 001)
   }
+  if (step.phase == Phase::Run && step.index == 1) {
+    m_outcome.executables = hash_executables(argv, spec.working_directory);
+  }
+  if (step.phase == Phase::Run) {
+    // Read before the process starts and after it ends: the difference is its run's, others included.
+    double load = load_average();
+    m_outcome.noise.load_average = std::max(m_outcome.noise.load_average, load);
+    m_cpu_before = read_cpu_times(m_lease.cpus);
+  }
   m_running = true;
   return spec;
 }
@@ -224,6 +233,10 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
   if (!result.output_error.empty()) {
     m_outcome.warnings.push_back(fmt::format("{} {}: output could not be logged: {}", to_string(step.phase),
                                              step.index, result.output_error));
+  }
+  if (step.phase == Phase::Run && !result.interrupted) {
+    m_outcome.noise.add_run(m_cpu_before, read_cpu_times(m_lease.cpus), m_lease.cpus.size(), result.wall_seconds,
+                            result.user_seconds + result.system_seconds);
   }
   collect_metrics(record);
   m_outcome.runs.push_back(record);

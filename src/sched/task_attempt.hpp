@@ -73,6 +73,7 @@ private:
   std::size_t m_teardown_step = 0;      // index of teardown in m_steps, or m_steps.size()
   std::uint64_t m_metrics_offset = 0;   // bytes of metrics.jsonl already consumed
   std::chrono::steady_clock::time_point m_started;
+  CpuTimes m_cpu_before;                // the task's cores' counters when a measured run started
   bool m_finished = false;
   bool m_running = false;
   TaskOutcome m_outcome;

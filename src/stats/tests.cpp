@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <boost/math/distributions/normal.hpp>
+#include <fmt/format.h>
 #include <boost/math/distributions/students_t.hpp>
 
 namespace bm {
@@ -263,6 +264,87 @@ std::string cliffs_magnitude(double delta) {
     return "medium";
   }
   return "large";
+}
+
+ShiftInterval shift_interval(std::span<const double> a, std::span<const double> b, double confidence) {
+  ShiftInterval result;
+  if (a.empty() || b.empty() || !all_finite(a) || !all_finite(b)) {
+    result.ci.note = "needs finite samples on both sides";
+    return result;
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    result.ci.note = "confidence must be between 0 and 1";
+    return result;
+  }
+  std::vector<double> sorted_a(a.begin(), a.end());
+  std::vector<double> sorted_b(b.begin(), b.end());
+  sort_unless_sorted(sorted_a);
+  sort_unless_sorted(sorted_b);
+  result.estimate = hodges_lehmann_shift(sorted_a, sorted_b);
+  const std::size_t m = sorted_a.size();
+  const std::size_t n = sorted_b.size();
+  const std::size_t pairs = m * n;
+  const double alpha = 1 - confidence;
+  MannWhitney test = mann_whitney_u(sorted_a, sorted_b);
+  std::size_t k = 0;
+  if (test.exact) {
+    // R: qu <- qwilcox(alpha / 2, m, n), the smallest u with P(U <= u) >= alpha / 2; at least 1.
+    std::vector<double> counts = exact_u_counts(m, n);
+    double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+    double cumulative = 0;
+    for (std::size_t u = 0; u < counts.size(); ++u) {
+      cumulative += counts[u];
+      if (cumulative / total >= alpha / 2) {
+        k = u;
+        break;
+      }
+    }
+    result.exact = true;
+  } else {
+    // The shift d is inside when |W(d) - mn/2| - 1/2 <= z sigma, W(d) counting the differences
+    // above d (ties a half). Between the (j-1)-th and j-th smallest differences W = mn - j + 1, so
+    // those shifts are inside from j >= x + 1/2 on (x = mn/2 - z sigma): the lower end is the
+    // (ceil(x + 1/2) - 1)-th difference. sigma has the tie correction of the pooled samples, as
+    // the test has.
+    double dm = static_cast<double>(m);
+    double dn = static_cast<double>(n);
+    std::vector<double> pooled(sorted_a);
+    pooled.insert(pooled.end(), sorted_b.begin(), sorted_b.end());
+    std::sort(pooled.begin(), pooled.end());
+    double tie_term = 0;
+    for (std::size_t i = 0; i < pooled.size();) {
+      std::size_t j = i;
+      while (j < pooled.size() && pooled[j] == pooled[i]) {
+        ++j;
+      }
+      double t = static_cast<double>(j - i);
+      tie_term += t * t * t - t;
+      i = j;
+    }
+    double variance = dm * dn / 12 * ((dm + dn + 1) - tie_term / ((dm + dn) * (dm + dn - 1)));
+    double z = boost::math::quantile(boost::math::complement(boost::math::normal(), alpha / 2));
+    double lower = std::ceil(dm * dn / 2 - z * std::sqrt(std::max(variance, 0.0)) + 0.5) - 1;
+    k = lower < 1 ? 0 : static_cast<std::size_t>(lower);
+  }
+  if (k == 0) {
+    // Not even the most extreme arrangement would reject: the interval at this confidence is
+    // unbounded (R widens it to every difference and warns).
+    result.ci.note = fmt::format("{} vs {} samples cannot give a {:.4g}% interval (smallest possible p = {:.3g})", m, n,
+                                 confidence * 100, test.exact ? 2 / std::exp(std::lgamma(m + n + 1.0) - std::lgamma(m + 1.0) -
+                                                                             std::lgamma(n + 1.0))
+                                                              : 1.0);
+    return result;
+  }
+  if (k > (pairs + 1) / 2) {
+    k = (pairs + 1) / 2;
+  }
+  result.ci.low = kth_difference(sorted_a, sorted_b, k);
+  result.ci.high = kth_difference(sorted_a, sorted_b, pairs + 1 - k);
+  result.ci.ok = pairs > 1;
+  if (!result.ci.ok) {
+    result.ci.note = "one value a side: no interval";
+  }
+  return result;
 }
 
 double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b) {

@@ -47,6 +47,19 @@ std::string cliffs_magnitude(double delta);
 // median is selected without storing the differences, with the same result.
 double hodges_lehmann_shift(std::span<const double> a, std::span<const double> b);
 
+// The confidence interval of the shift b - a that inverts the Mann-Whitney test (Moses 1953;
+// Hollander & Wolfe, Nonparametric Statistical Methods, 2nd ed., 4.3): [d(k), d(mn + 1 - k)] of
+// the m n sorted differences b_j - a_i, around the Hodges-Lehmann estimate. k comes from the exact
+// null distribution when mann_whitney_u is exact (R's qwilcox), else from the same normal
+// approximation with tie and continuity correction, so that 0 lies outside the interval exactly
+// when mann_whitney_u(a, b).p < 1 - confidence. Selected without storing the differences.
+struct ShiftInterval {
+  double estimate = 0;
+  Interval ci;
+  bool exact = false;
+};
+ShiftInterval shift_interval(std::span<const double> a, std::span<const double> b, double confidence);
+
 struct Ratio {
   double ratio = 1;
   Interval ci;

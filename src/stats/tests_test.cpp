@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace bm {
@@ -151,6 +153,89 @@ TEST(StatsRatio, RatioOfMediansWithSeededInterval) {
   EXPECT_EQ(again.ci.low, ratio.ci.low);
   EXPECT_FALSE(ratio_of_medians(std::vector<double>{0, 0, 0}, slow).ok);
   EXPECT_FALSE(ratio_of_medians(std::vector<double>{1}, std::vector<double>{2}).ci.ok);
+}
+
+TEST(StatsShiftInterval, MatchesRsWilcoxTestConfInt) {
+  // R 4.2: x <- c(0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46);
+  // y <- c(1.15, 0.88, 0.90, 0.74, 1.21); wilcox.test(y, x, conf.int = TRUE): exact, no ties,
+  // [-0.76, 0.15], difference in location -0.305.
+  std::vector<double> x = {0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46};
+  std::vector<double> y = {1.15, 0.88, 0.90, 0.74, 1.21};
+  ShiftInterval shift = shift_interval(x, y, 0.95);
+  ASSERT_TRUE(shift.ci.ok);
+  EXPECT_TRUE(shift.exact);
+  EXPECT_NEAR(shift.ci.low, -0.76, 1e-12);
+  EXPECT_NEAR(shift.ci.high, 0.15, 1e-12);
+  EXPECT_NEAR(shift.estimate, -0.305, 1e-12);
+  // On logs, as the ratio interval: exp(wilcox.test(log(y), log(x), conf.int = TRUE)$conf.int)
+  // = [0.510344827586207, 1.163461538461538], estimate 0.762330425678482.
+  std::vector<double> log_x;
+  std::vector<double> log_y;
+  for (double v : x) {
+    log_x.push_back(std::log(v));
+  }
+  for (double v : y) {
+    log_y.push_back(std::log(v));
+  }
+  ShiftInterval ratio = shift_interval(log_x, log_y, 0.95);
+  EXPECT_NEAR(std::exp(ratio.ci.low), 0.510344827586207, 1e-12);
+  EXPECT_NEAR(std::exp(ratio.ci.high), 1.163461538461538, 1e-12);
+  EXPECT_NEAR(std::exp(ratio.estimate), 0.762330425678482, 1e-12);
+}
+
+TEST(StatsShiftInterval, WithTiesFollowsTheNormalApproximation) {
+  // set.seed(1); a <- round(rnorm(40, 10, 1), 1); b <- round(rnorm(35, 10.5, 1), 1);
+  // wilcox.test(b, a, conf.int = TRUE): p = 0.0266701454922785, [0.0999803, 0.9000072] (R finds
+  // the ends by root-finding between differences; here they are the differences 0.1 and 0.9).
+  std::vector<double> a = {9.4,  10.2, 9.2,  11.6, 10.3, 9.2, 10.5, 10.7, 10.6, 9.7,  11.5, 10.4, 9.4, 7.8,
+                           11.1, 10,   10,   10.9, 10.8, 10.6, 10.9, 10.8, 10.1, 8,   10.6, 9.9,  9.8, 8.5,
+                           9.5,  10.4, 11.4, 9.9,  10.4, 9.9, 8.6,  9.6,  9.6,  9.9, 11.1, 10.8};
+  std::vector<double> b = {10.3, 10.2, 11.2, 11.1, 9.8,  9.8,  10.9, 11.3, 10.4, 11.4, 10.9, 9.9,
+                           10.8, 9.4,  11.9, 12.5, 10.1, 9.5,  11.1, 10.4, 12.9, 10.5, 11.2, 10.5,
+                           9.8,  10.7, 8.7,  12,   10.7, 12.7, 11,   9.8,  11.1, 9.6,  9.2};
+  EXPECT_NEAR(mann_whitney_u(a, b).p, 0.0266701454922785, 1e-12);
+  ShiftInterval shift = shift_interval(a, b, 0.95);
+  EXPECT_FALSE(shift.exact);
+  EXPECT_NEAR(shift.ci.low, 0.1, 1e-9);
+  EXPECT_NEAR(shift.ci.high, 0.9, 1e-9);
+  EXPECT_NEAR(shift.estimate, 0.5, 1e-9);
+}
+
+TEST(StatsShiftInterval, ZeroIsOutsideExactlyWhenTheTestRejects) {
+  // The interval and the test are one procedure: across many random samples, at 95% and at a
+  // family-wise 99%, "0 outside the interval" and "p < alpha" never disagree.
+  std::mt19937 random(11);
+  std::normal_distribution<double> noise(0, 1);
+  int disagreements = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::size_t m = 2 + random() % 40;
+    std::size_t n = 2 + random() % 40;
+    double shift = (static_cast<int>(random() % 5) - 2) * 0.4;
+    bool tied = random() % 2 == 0;
+    std::vector<double> a(m);
+    std::vector<double> b(n);
+    for (auto& v : a) {
+      v = tied ? std::round(noise(random) * 4) / 4 : noise(random);
+    }
+    for (auto& v : b) {
+      v = (tied ? std::round(noise(random) * 4) / 4 : noise(random)) + shift;
+    }
+    double p = mann_whitney_u(a, b).p;
+    for (double confidence : {0.95, 0.99}) {
+      ShiftInterval interval = shift_interval(a, b, confidence);
+      if (!interval.ci.ok) {
+        EXPECT_GE(p, 1 - confidence) << "no interval, yet the test rejects";  // too few samples to ever reject
+        continue;
+      }
+      bool excludes = interval.ci.low > 0 || interval.ci.high < 0;
+      // A difference exactly 0 at an end is a tie of the shifted data: both count it as inside.
+      bool at_zero = interval.ci.low == 0 || interval.ci.high == 0;
+      if (!at_zero && excludes != (p < 1 - confidence)) {
+        ++disagreements;
+      }
+    }
+  }
+  EXPECT_EQ(disagreements, 0);
 }
 
 } // namespace

@@ -26,6 +26,14 @@ std::string TaskSamples::label() const {
   return out.empty() ? "(single task)" : out;
 }
 
+std::string UnfinishedTask::label() const {
+  std::string out;
+  for (const auto& [axis, value] : axes) {
+    out += (out.empty() ? "" : " ") + axis + "=" + value;
+  }
+  return out.empty() ? "(single task)" : out;
+}
+
 namespace {
 
 // The orchestrator's own measurements and their keys in result.json's runs.
@@ -76,9 +84,21 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
   task.slot = result.value("slot", "");
   task.cpus = ids(result.value("cpus", nlohmann::json::array()));
   task.gpus = ids(result.value("gpus", nlohmann::json::array()));
+  if (auto noise = result.find("noise"); noise != result.end() && noise->is_object()) {
+    task.disturbed = noise->value("disturbed", "");
+  }
+  if (auto programs = result.find("executables"); programs != result.end() && programs->is_array()) {
+    for (const auto& program : *programs) {
+      if (program.is_object()) {
+        task.executables.emplace_back(program.value("path", ""), program.value("hash", ""));
+      }
+    }
+  }
   double run_start = 0;
+  int run_index = 0;
   auto add = [&](const std::string& metric, double value) {
     task.started[metric].push_back(run_start);
+    task.runs[metric].push_back(run_index);
     auto& values = task.samples[metric];
     if (values.empty() && std::find(task.metric_order.begin(), task.metric_order.end(), metric) ==
                               task.metric_order.end()) {
@@ -91,6 +111,7 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
       continue;
     }
     run_start = run.value("started_unix", 0.0);
+    run_index = run.value("index", 0);
     const nlohmann::json reported = run.value("metrics", nlohmann::json::array());
     for (const auto& metric : reported) {
       std::string name = metric.at("metric").get<std::string>();
@@ -107,6 +128,7 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     for (const auto& run : result.at("runs")) {
       if (run.value("phase", "") == "run" && run.contains(key)) {
         run_start = run.value("started_unix", 0.0);
+        run_index = run.value("index", 0);
         add(std::string(own), run[std::string(key)].get<double>());
       }
     }
@@ -116,12 +138,17 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
 
 } // namespace
 
-ResultsTree read_results(const fs::path& out) {
+ResultsTree read_results(const fs::path& out, bool unfinished) {
   ResultsTree tree;
   tree.root = fs::absolute(out).lexically_normal();
   // The task list is taken out entry by entry while parsing (the callback discards each one from
   // the tree): a plan of a million tasks is never a million JSON objects in memory.
-  std::vector<std::pair<std::string, std::string>> entries;  // task id, path
+  struct Entry {
+    std::string task_id;
+    std::string path;
+    std::vector<std::pair<std::string, std::string>> axes;  // kept only when `unfinished` asks
+  };
+  std::vector<Entry> entries;
   nlohmann::json plan;
   try {
     std::string top_key;
@@ -130,7 +157,13 @@ ResultsTree read_results(const fs::path& out) {
       if (event == nlohmann::json::parse_event_t::key && depth == 1) {
         top_key = parsed.get<std::string>();
       } else if (event == nlohmann::json::parse_event_t::object_end && depth == 2 && top_key == "tasks") {
-        entries.emplace_back(parsed.value("task_id", ""), parsed.value("path", ""));
+        Entry entry{parsed.value("task_id", ""), parsed.value("path", ""), {}};
+        if (unfinished && parsed.contains("axes") && parsed["axes"].is_object()) {
+          for (const auto& [axis, value] : parsed["axes"].items()) {
+            entry.axes.emplace_back(axis, value.is_string() ? value.get<std::string>() : value.dump());
+          }
+        }
+        entries.push_back(std::move(entry));
         return false;
       }
       return true;
@@ -152,6 +185,7 @@ ResultsTree read_results(const fs::path& out) {
   tree.name = plan.value("name", "");
   tree.planned = plan.value("task_count", 0);
   tree.analysis = AnalysisSettings::from_json(plan.value("analysis", nlohmann::json::object()));
+  tree.context = plan.value("context", nlohmann::json::object());
   const nlohmann::json axes = plan.value("axes", nlohmann::json::array());
   for (const auto& axis : axes) {
     tree.axis_order.push_back(axis.get<std::string>());
@@ -164,23 +198,54 @@ ResultsTree read_results(const fs::path& out) {
     tasks = Directory::open(tree.root).find("tasks");
   }
   auto done = task_folders_holding(tasks_root, {"result.json"});
-  for (const auto& [id, path] : entries) {
+  for (auto& entry : entries) {
     check_interrupt();
+    const std::string& id = entry.task_id;
+    const std::string& path = entry.path;
     fs::path file = tasks_root / path / "result.json";
-    if (!tasks || (done && done->count(fs::path(path).lexically_normal().string()) == 0)) {
-      continue;  // pending or failed
-    }
-    try {
-      nlohmann::json result = read_json_file(*tasks, path + "/result.json");
-      if (result.value("task_id", "") != id) {
-        continue;  // stale: from an older spec
+    bool counted = false;
+    if (tasks && (!done || done->count(fs::path(path).lexically_normal().string()) != 0)) {
+      try {
+        nlohmann::json result = read_json_file(*tasks, path + "/result.json");
+        if (result.value("task_id", "") == id) {  // else stale: from an older spec
+          tree.tasks.push_back(task_samples(result, path, tree.axis_order));
+          counted = true;
+        }
+      } catch (const std::exception& error) {
+        if (std::string_view(error.what()) != "missing") {
+          tree.warnings.push_back(fmt::format("{}: unreadable, skipped ({})", file.string(), error.what()));
+        }
       }
-      tree.tasks.push_back(task_samples(result, path, tree.axis_order));
-    } catch (const std::exception& error) {
-      if (std::string_view(error.what()) != "missing") {
-        tree.warnings.push_back(fmt::format("{}: unreadable, skipped ({})", file.string(), error.what()));
+    }
+    if (counted || !unfinished) {
+      continue;
+    }
+    UnfinishedTask task{id, path, {}, UnfinishedTask::State::Pending, {}};
+    // The plan's axes in the plan's axis order.
+    for (const auto& axis : tree.axis_order) {
+      for (const auto& [name, value] : entry.axes) {
+        if (name == axis) {
+          task.axes.emplace_back(name, value);
+        }
       }
     }
+    if (tasks) {
+      try {
+        nlohmann::json failure = read_json_file(*tasks, path + "/failure.json");
+        if (failure.value("task_id", "") == id) {
+          task.state = UnfinishedTask::State::Failed;
+          task.reason = failure.value("reason", "failed");
+          for (const auto& run : failure.value("runs", nlohmann::json::array())) {
+            if (run.value("timed_out", false)) {
+              task.state = UnfinishedTask::State::TimedOut;
+            }
+          }
+        }
+      } catch (const std::exception&) {
+        // no failure.json (pending), or an unreadable one: pending either way
+      }
+    }
+    tree.unfinished.push_back(std::move(task));
   }
   return tree;
 }

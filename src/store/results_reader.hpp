@@ -9,6 +9,8 @@
 #include "collect/metrics.hpp"
 #include "config/config.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace bm {
 
 // The samples of one finished task, as the results tree holds them.
@@ -20,11 +22,27 @@ struct TaskSamples {
   std::map<std::string, std::vector<double>> samples;      // per metric, in run order
   std::map<std::string, MetricInfo> info;
   std::map<std::string, std::vector<double>> started;   // per metric: each sample's run start (unix s)
+  std::map<std::string, std::vector<int>> runs;          // per metric: each sample's run (its process), 1-based
   std::string slot;                                      // where the task's last attempt ran
   std::string cpus;
   std::string gpus;
+  std::string disturbed;                                 // why its measured runs count as disturbed
+  std::vector<std::pair<std::string, std::string>> executables;  // path, content hash
 
   std::string label() const;                               // "algo=std_sort n=1000"
+};
+
+// A planned task without a result of its current spec: failed (or timed out) in its last attempt,
+// or never finished (pending, interrupted, stale).
+struct UnfinishedTask {
+  enum class State { Failed, TimedOut, Pending };
+  std::string task_id;
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> axes;
+  State state = State::Pending;
+  std::string reason;                                      // the failure's reason; empty when pending
+
+  std::string label() const;
 };
 
 // What a results folder holds, read back without running anything.
@@ -32,15 +50,19 @@ struct ResultsTree {
   std::filesystem::path root;
   std::string name;
   AnalysisSettings analysis;                               // as the run's config set it
+  nlohmann::json context = nlohmann::json::object();       // the machine facts of the last run (plan.json)
   std::vector<std::string> axis_order;
   std::vector<TaskSamples> tasks;                          // done tasks, in plan order
+  std::vector<UnfinishedTask> unfinished;                  // the others, when asked for (in plan order)
   std::size_t planned = 0;
   std::vector<std::string> warnings;                       // tasks skipped, and why
 };
 
 // Reads OUT/plan.json and every task's result.json. Throws UserError when OUT is not a
 // benchmatrix results folder; a task without a readable result of its current spec is skipped
-// (it is pending, failed or stale) and said in warnings only when its result is unreadable.
-ResultsTree read_results(const std::filesystem::path& out);
+// (it is pending, failed or stale) and said in warnings only when its result is unreadable. With
+// `unfinished`, those tasks are listed too (their failure.json read): what comparisons need to
+// miss nothing.
+ResultsTree read_results(const std::filesystem::path& out, bool unfinished = false);
 
 } // namespace bm

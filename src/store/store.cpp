@@ -451,6 +451,12 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
     entry["task_id"] = plan.task_id(task);
     entry["path"] = plan.relative_path(task);
     entry["label"] = plan.label(task);
+    // The axis values, so that a task without a result can still be named and matched by them.
+    nlohmann::json axes = nlohmann::json::object();
+    for (const auto& [name, value] : plan.assignment(task)) {
+      axes[name] = value->name;
+    }
+    entry["axes"] = std::move(axes);
     // One line each: a plan of a million tasks stays a file people can grep.
     out.append(json_array_element(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), task == 0));
   }
@@ -609,7 +615,8 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   m_dirty = true;
 }
 
-bool Store::environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const {
+std::vector<std::string> Store::environment_differences(const Plan& plan, std::size_t task,
+                                                        const std::vector<std::string>& inherited) const {
   std::optional<Directory> tasks = tasks_for_reading();
   std::optional<Directory> dir;
   try {
@@ -618,10 +625,77 @@ bool Store::environment_differs(const Plan& plan, std::size_t task, const std::v
   }
   auto recorded = dir ? read_json(*dir, "task.json") : std::nullopt;
   if (!recorded || !recorded->contains("environment") || !(*recorded)["environment"].is_object()) {
-    return false;
+    return {};
   }
-  return (*recorded)["environment"].value("inherited_hash", "") !=
-         comparable_environment_hash(inherited, plan.settings(task).env);
+  const EnvList& config_env = plan.settings(task).env;
+  if ((*recorded)["environment"].value("inherited_hash", "") == comparable_environment_hash(inherited, config_env)) {
+    return {};
+  }
+  // Which variables: from the environment the task's run recorded (redacted values compare as
+  // such), against this one, leaving out what varies per terminal and what the config sets.
+  auto compared = [&](const std::string& name) {
+    return !is_volatile_variable(name) && std::none_of(config_env.begin(), config_env.end(),
+                                                       [&](const auto& pair) { return pair.first == name; });
+  };
+  std::map<std::string, std::string> now;
+  for (const auto& entry : inherited) {
+    std::string name = entry.substr(0, entry.find('='));
+    if (compared(name)) {
+      now[name] = redacted(name, entry.substr(std::min(entry.size(), name.size() + 1)));
+    }
+  }
+  std::string run = (*recorded)["environment"].value("run", "");
+  std::optional<nlohmann::json> then;
+  try {
+    std::optional<Directory> runs = Directory::open(m_root).find("runs/" + run);
+    then = runs && run.find('/') == std::string::npos ? read_json(*runs, "environment.json") : std::nullopt;
+  } catch (const SystemError&) {
+  }
+  if (!then || !then->contains("variables") || !(*then)["variables"].is_object()) {
+    return {"the inherited environment (the run's record of it is gone)"};
+  }
+  std::vector<std::string> differences;
+  std::map<std::string, std::string> before;
+  for (const auto& [name, value] : (*then)["variables"].items()) {
+    if (compared(name) && value.is_string()) {
+      before[name] = value.get<std::string>();
+    }
+  }
+  for (const auto& [name, value] : before) {
+    auto found = now.find(name);
+    if (found == now.end()) {
+      differences.push_back(name + " (unset now)");
+    } else if (found->second != value) {
+      differences.push_back(name);
+    }
+  }
+  for (const auto& [name, value] : now) {
+    if (before.count(name) == 0) {
+      differences.push_back(name + " (new)");
+    }
+  }
+  return differences;  // empty also when only the hashing rule changed, or a redacted secret did
+}
+
+std::vector<std::pair<std::string, std::string>> Store::recorded_executables(const Plan& plan, std::size_t task) const {
+  std::vector<std::pair<std::string, std::string>> programs;
+  std::optional<Directory> tasks = tasks_for_reading();
+  std::optional<Directory> dir;
+  try {
+    dir = tasks ? tasks->find(plan.relative_path(task)) : std::nullopt;
+  } catch (const SystemError&) {
+  }
+  auto result = dir ? read_json(*dir, "result.json") : std::nullopt;
+  if (!result || !result->contains("executables") || !(*result)["executables"].is_array()) {
+    return programs;
+  }
+  for (const auto& program : (*result)["executables"]) {
+    if (program.is_object() && program.value("path", nlohmann::json()).is_string() &&
+        program.value("hash", nlohmann::json()).is_string()) {
+      programs.emplace_back(program["path"].get<std::string>(), program["hash"].get<std::string>());
+    }
+  }
+  return programs;
 }
 
 std::string Store::folder_problem(const Plan& plan, std::size_t task) {
@@ -720,6 +794,26 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   }
   if (!outcome.repetition.empty()) {
     result["repetition"] = outcome.repetition;
+  }
+  {
+    const Noise& noise = outcome.noise;
+    nlohmann::json json = {{"load_average", noise.load_average}, {"online_cpus", noise.online_cpus}};
+    if (noise.measured) {
+      json["core_seconds"] = noise.core_seconds;
+      json["others_cpu_seconds"] = noise.others_seconds;
+      json["steal_seconds"] = noise.steal_seconds;
+    }
+    if (std::optional<std::string> why = noise.disturbed()) {
+      json["disturbed"] = *why;
+    }
+    result["noise"] = json;
+  }
+  if (!outcome.executables.empty()) {
+    nlohmann::json programs = nlohmann::json::array();
+    for (const auto& program : outcome.executables) {
+      programs.push_back({{"path", program.path}, {"hash", program.hash}});
+    }
+    result["executables"] = programs;
   }
   if (!outcome.interleaved_rounds.empty()) {
     result["interleaving"] = {{"seed", outcome.interleave_seed}, {"rounds", outcome.interleaved_rounds}};

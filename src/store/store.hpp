@@ -80,7 +80,13 @@ public:
   void describe_task(const Plan& plan, std::size_t task);
   // Whether the inherited environment now differs from the one the task's last attempt had
   // (variables the config sets, and volatile ones like SHLVL or OLDPWD, do not count).
-  bool environment_differs(const Plan& plan, std::size_t task, const std::vector<std::string>& inherited) const;
+  // The inherited variables that differ between the run that made the task's result and
+  // `inherited` (this shell's), by name; empty when none does. Variables of a terminal session
+  // (is_volatile_variable) and those the config sets do not count.
+  // The programs (path, content hash) the attempt that made the task's result ran.
+  std::vector<std::pair<std::string, std::string>> recorded_executables(const Plan& plan, std::size_t task) const;
+  std::vector<std::string> environment_differences(const Plan& plan, std::size_t task,
+                                                   const std::vector<std::string>& inherited) const;
   // After an attempt's last process: whether the task left benchmatrix's files alone (created no
   // result.json, failure.json or samples.csv of its own, kept task.json and the logs as they were)
   // and kept its folder (and OUT/tasks) where they were. When not, the outcome becomes a failure

@@ -9,13 +9,32 @@ extern char** environ;
 namespace bm {
 
 bool is_secret_name(std::string_view name) {
+  // By the parts of the name between '_' (TOKENIZERS_PARALLELISM and KEYBOARD_LAYOUT are not
+  // secrets; HF_TOKEN, AWS_SECRET_ACCESS_KEY, APIKEY and DB_PASSWORDS are): a part that is a
+  // marker, its plural, or ends with one.
+  static constexpr std::array<std::string_view, 7> k_markers = {"TOKEN", "KEY", "PASSWORD", "PASSWD", "SECRET",
+                                                                "CREDENTIAL", "PASSPHRASE"};
   std::string upper(name);
   std::transform(upper.begin(), upper.end(), upper.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  static constexpr std::array<std::string_view, 6> k_markers = {"TOKEN", "KEY", "PASSWORD", "PASSWD", "SECRET",
-                                                                "CREDENTIAL"};
-  return std::any_of(k_markers.begin(), k_markers.end(),
-                     [&](std::string_view marker) { return upper.find(marker) != std::string::npos; });
+  std::size_t start = 0;
+  while (start <= upper.size()) {
+    std::size_t end = upper.find_first_of("_-.", start);
+    std::string_view part = std::string_view(upper).substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!part.empty() && part.back() == 'S') {
+      part.remove_suffix(1);
+    }
+    for (std::string_view marker : k_markers) {
+      if (part.size() >= marker.size() && part.substr(part.size() - marker.size()) == marker) {
+        return true;
+      }
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return false;
 }
 
 std::string redacted(std::string_view name, std::string_view value) {
@@ -39,10 +58,20 @@ std::vector<std::string> current_environment(const std::optional<std::vector<std
 }
 
 bool is_volatile_variable(std::string_view name) {
-  static constexpr std::array<std::string_view, 14> k_volatile = {
-      "_",           "SHLVL",          "OLDPWD",         "PWD",     "TERM_SESSION_ID", "WINDOWID", "SSH_CLIENT",
-      "SSH_CONNECTION", "SSH_TTY",     "XDG_SESSION_ID", "COLUMNS", "LINES",           "SSH_AUTH_SOCK", "TMUX_PANE"};
-  return std::find(k_volatile.begin(), k_volatile.end(), name) != k_volatile.end();
+  // What one terminal, session or login has and the next lacks: never a reason for a program to
+  // measure differently.
+  static constexpr std::array<std::string_view, 22> k_volatile = {
+      "_",          "SHLVL",     "OLDPWD",    "PWD",           "COLUMNS",     "LINES",     "TERM",      "COLORTERM",
+      "WINDOWID",   "DISPLAY",   "XAUTHORITY", "GPG_TTY",      "LS_COLORS",   "PS1",       "PS2",       "PROMPT_COMMAND",
+      "TMUX",       "STY",       "WINDOW",    "INVOCATION_ID", "JOURNAL_STREAM", "MAIL"};
+  static constexpr std::array<std::string_view, 14> k_prefixes = {
+      "SSH_",   "TERM_",      "XDG_SESSION_", "TMUX_",   "VSCODE_", "ITERM_",  "KONSOLE_",
+      "GNOME_TERMINAL_", "KITTY_", "ALACRITTY_", "WEZTERM_", "WT_",    "DBUS_",   "WAYLAND_"};
+  if (std::find(k_volatile.begin(), k_volatile.end(), name) != k_volatile.end()) {
+    return true;
+  }
+  return std::any_of(k_prefixes.begin(), k_prefixes.end(),
+                     [&](std::string_view prefix) { return name.substr(0, prefix.size()) == prefix; });
 }
 
 } // namespace bm
