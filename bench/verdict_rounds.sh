@@ -8,7 +8,7 @@
 set -euo pipefail
 rounds=${1:-10}
 load=${2:-2}
-bm=./build/benchmatrix
+bm=${BENCHMATRIX:-./build/benchmatrix}  # a copy keeps the rounds apart from a rebuild
 work=$(mktemp -d /tmp/bm-rounds.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

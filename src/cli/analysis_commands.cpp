@@ -17,6 +17,7 @@
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
 #include "report/reports.hpp"
+#include "report/tables.hpp"
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
 #include "resources/pool.hpp"
@@ -89,26 +90,17 @@ AnalysisSettings apply_analysis_options(AnalysisSettings settings, const Analysi
   return settings;
 }
 
-void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& analysis) {
-  say(out, "\n{} ({} of {} tasks done):\n", analysis.metric, tree.tasks.size(), tree.planned);
-  std::size_t width = 4;
-  for (const auto& task : tree.tasks) {
-    width = std::max(width, task.label().size());
+void print_task_table(std::FILE* out, const ResultsTree& tree, const Analysis& analysis, const TableOptions& options) {
+  say(out, "\n{} of {} tasks done:\n", tree.tasks.size(), tree.planned);
+  if (tree.tasks.size() > 500 && options.rows.empty()) {
+    say(out, "  (a table of {} rows is not printed: comparison_table.md and summary.json hold every task; "
+             "`benchmatrix report OUT --rows AXES --columns AXES` pivots them)\n", tree.tasks.size());
+    return;
   }
-  say(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>7}  {}\n", "task", width, "n", "median", "mean", "cv",
-             "outliers");
-  for (const auto& stats : analysis.tasks) {
-    const MetricStats* metric = stats.find(analysis.metric);
-    if (metric == nullptr) {
-      continue;
-    }
-    const Descriptive& d = metric->descriptive;
-    auto value = [&](double x) {
-      return metric->info.unit == "s" ? format_seconds(x) : fmt::format("{:.4g} {}", x, metric->info.unit);
-    };
-    say(out, "  {:<{}}  {:>4}  {:>12}  {:>12}  {:>6.1f}%  {}{}\n", tree.tasks[stats.task].label(), width, d.n,
-               value(d.median), value(d.mean), d.cv * 100, metric->outliers_flagged,
-               metric->outliers_removed > 0 ? " removed" : "");
+  say(out, "{}", task_table(tree, analysis, options));
+  if (!options.rows.empty()) {
+    say(out, "\n{}", pivot_table(tree, analysis, options.metrics.empty() ? analysis.metric : options.metrics.front(),
+                                 options.rows, options.columns));
   }
 }
 
@@ -147,16 +139,30 @@ void check_metric(const AnalysisSettings& settings, const std::vector<const Resu
                               printable(settings.metric, 80), known.empty() ? "none" : join({known.begin(), known.end()}, ", ")));
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  for (const auto& item : split(text, ',')) {
+    if (!trim(item).empty()) {
+      items.emplace_back(trim(item));
+    }
+  }
+  return items;
+}
+
 } // namespace
 
 Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
-                            const std::filesystem::path& dir) {
+                            const std::filesystem::path& dir, const TableOptions& tables) {
   Analysis analysis = analyze(tree, settings);
   write_reports(tree, analysis, dir.empty() ? tree.root : dir);
   if (print_tasks) {
-    print_task_table(stdout, tree, analysis);
+    print_task_table(stdout, tree, analysis, tables);
   }
   print_comparisons(stdout, analysis);
+  nlohmann::json summary = summary_block(tree, analysis);
+  if (!analysis.comparisons.empty() && !summary["recommendation"].get<std::string>().empty()) {
+    say(stdout, "\n{}\n", summary["recommendation"].get<std::string>());
+  }
   return analysis;
 }
 
@@ -176,15 +182,26 @@ int report_command(const ReportOptions& options) {
     }
   }
   ResultsTree tree = read_results(options.out, true);
-  AnalysisSettings settings = apply_analysis_options(tree.analysis, options.analysis);
+  TableOptions tables;
+  if (options.analysis.metric) {
+    tables.metrics = split_list(*options.analysis.metric);
+  }
+  tables.rows = options.rows ? split_list(*options.rows) : std::vector<std::string>{};
+  tables.columns = options.columns ? split_list(*options.columns) : std::vector<std::string>{};
+  AnalysisOptions analysis_options = options.analysis;
+  if (!tables.metrics.empty()) {
+    analysis_options.metric = tables.metrics.front();  // the first is compared
+  }
+  AnalysisSettings settings = apply_analysis_options(tree.analysis, analysis_options);
   if (tree.tasks.empty()) {
     throw UserError(fmt::format("{} has no finished task to report on", tree.root.string()));
   }
   check_metric(settings, {&tree});
+  check_table_options(tree, tables);
   if (options.output) {
     make_directories(dir);
   }
-  analyze_and_report(tree, settings, true, dir);
+  analyze_and_report(tree, settings, true, dir, tables);
   say(stdout, "Wrote {}/summary.json, samples.csv and comparison_table.md\n", dir.string());
   return k_exit_ok;
 }

@@ -13,6 +13,8 @@
 #include "store/results_reader.hpp"
 
 // What the commands share; each command lives in its own file.
+#include "report/tables.hpp"
+
 namespace bm {
 
 inline constexpr int k_exit_ok = 0;
@@ -33,7 +35,8 @@ int compare_command(const CompareOptions& options);
 // Recomputes the statistics of a results tree and writes summary.json, samples.csv and
 // comparison_table.md into it; prints the comparisons (and the per-task table if asked).
 // Writes the reports into `dir` (empty: the tree's root).
+// `tables` says which metrics the table shows, and the pivot.
 Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
-                            const std::filesystem::path& dir = {});
+                            const std::filesystem::path& dir = {}, const TableOptions& tables = {});
 
 } // namespace bm

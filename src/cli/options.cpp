@@ -43,7 +43,8 @@ void add_analysis_options(CLI::App& command, AnalysisOptions& options, bool base
   if (baseline) {
     command.add_option("--baseline", options.baseline, "Compare every value of an axis with this one: axis=value");
   }
-  command.add_option("--metric", options.metric, "Metric to compare (default: the tasks' first own metric)");
+  command.add_option("--metric", options.metric,
+                     "Metric to compare (default: the tasks' first own metric); report: several, a,b, shown side by side");
   command.add_option("--threshold", options.threshold, "Smallest difference that matters, e.g. 2% (default) or 0.05");
   command.add_option("--correction", options.correction, "holm (default), bonferroni, bh or none");
   command.add_option("--confidence", options.confidence, "Confidence level, default 0.95")
@@ -87,6 +88,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   auto* report = app.add_subcommand("report", "Recompute statistics and reports from a results folder, running "
                                                "nothing");
   report->add_option("out", out.report.out, "Results folder")->required();
+  report->add_option("--rows", out.report.rows, "Pivot the metric: these axes down, e.g. model,config");
+  report->add_option("--columns", out.report.columns, "... and these across, e.g. benchmark_subset");
   report->add_option("--output", out.report.output,
                      "Write summary.json, samples.csv and comparison_table.md into this folder instead of OUT "
                      "(needs no lock on OUT: works while a run is writing it)");

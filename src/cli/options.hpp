@@ -65,6 +65,8 @@ struct ReportOptions {
   std::string out;
   std::optional<std::string> output;  // where to write the reports; OUT when not given
   AnalysisOptions analysis;
+  std::optional<std::string> rows;     // a pivot of the metric: axes down ...
+  std::optional<std::string> columns;  // ... and across
 };
 
 struct CompareOptions {

@@ -111,6 +111,9 @@ nlohmann::json AnalysisSettings::to_json() const {
                          {"resamples", resamples},
                          {"seed", seed},
                          {"gate", gate}};
+  if (gpu_hour > 0 || core_hour > 0) {
+    json["cost"] = {{"gpu_hour", gpu_hour}, {"core_hour", core_hour}};
+  }
   if (!baseline_axis.empty()) {
     json["baseline"] = {{baseline_axis, baseline_value}};
   }
@@ -136,6 +139,10 @@ AnalysisSettings AnalysisSettings::from_json(const nlohmann::json& json) {
   settings.resamples = json.value("resamples", settings.resamples);
   settings.seed = json.value("seed", settings.seed);
   settings.gate = json.value("gate", settings.gate);
+  if (auto cost = json.find("cost"); cost != json.end() && cost->is_object()) {
+    settings.gpu_hour = cost->value("gpu_hour", 0.0);
+    settings.core_hour = cost->value("core_hour", 0.0);
+  }
   return settings;
 }
 

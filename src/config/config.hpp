@@ -135,6 +135,8 @@ struct AnalysisSettings {
   double outlier_threshold = 0;             // 0: the method's default (1.5, 3.5, 3.0)
   int resamples = 2000;                     // bootstrap resamples
   bool gate = false;                        // `run` exits 3 when its comparisons find a regression
+  double gpu_hour = 0;                      // `cost:` prices per hour of what a task holds (0: not priced)
+  double core_hour = 0;
   std::uint64_t seed = 1;                   // bootstrap seed
 
   nlohmann::json to_json() const;

@@ -679,7 +679,8 @@ public:
                        {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
                         "include", "exclude", "repeat", "task", "resources", "parallel", "env", "env_inherit",
                         "executor",
-                        "report", "analysis"});
+                        "report", "analysis", "cost"});
+    std::optional<std::pair<double, double>> cost;  // gpu_hour, core_hour: applied after analysis
     bool shell = false;
     if (root["shell"]) {
       shell = boolean(root["shell"], "shell");
@@ -688,6 +689,12 @@ public:
       const std::string& field = key.Scalar();
       if (field == "name") {
         config.name = name(value, "name");
+      } else if (field == "cost") {
+        cost.emplace(0.0, 0.0);
+        for (const auto& [ckey, cvalue] : entries(value, "cost", {"gpu_hour", "core_hour"})) {
+          double price = number(cvalue, "cost." + ckey.Scalar(), 0, 1e6, false);
+          (ckey.Scalar() == "gpu_hour" ? cost->first : cost->second) = price;
+        }
       } else if (field == "description" || field == "shell") {
         scalar(value, field);
       } else if (field == "command") {
@@ -760,6 +767,10 @@ public:
       } else if (field == "analysis") {
         config.analysis = analysis(value);
       }
+    }
+    if (cost) {
+      config.analysis.gpu_hour = cost->first;
+      config.analysis.core_hour = cost->second;
     }
     if (config.analysis.gate && config.analysis.baseline_axis.empty()) {
       fail(root["analysis"]["gate"], "analysis.gate: the gate fails on regressions against a baseline; set "

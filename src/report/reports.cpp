@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "report/tables.hpp"
 #include "util/duration.hpp"
 #include "util/fs.hpp"
 #include "util/json_text.hpp"
@@ -76,10 +77,7 @@ nlohmann::json comparison_json(const Comparison& c) {
 }
 
 std::string format_value(double value, const MetricInfo& info) {
-  if (info.unit == "s") {
-    return format_seconds(value);
-  }
-  return fmt::format("{:.4g}{}{}", value, info.unit.empty() ? "" : " ", info.unit);
+  return format_quantity(value, info.unit);
 }
 
 std::string format_ci(const Interval& interval) {
@@ -135,8 +133,8 @@ std::string comparisons_markdown(const Analysis& analysis) {
                     family * 100);
   for (const auto& c : analysis.comparisons) {
     if (c.measured) {
-      md += fmt::format("| {} | {} | {} | {} | {:+.2f} ({}) | {:.3g} | **{}** |\n", c.label, c.baseline_label,
-                        ratio_cell(c), format_ci(c.ratio_ci), c.cliffs_delta, c.magnitude, c.p_adjusted,
+      md += fmt::format("| {} | {} | {} | {} | {:+.2f} ({}) | {} | **{}** |\n", c.label, c.baseline_label,
+                        ratio_cell(c), format_ci(c.ratio_ci), c.cliffs_delta, c.magnitude, format_p(c.p_adjusted),
                         verdict_text(c));
     } else {
       md += fmt::format("| {} | {} | - | - | - | - | **{}** |\n", c.label, c.baseline_label, verdict_text(c));
@@ -193,6 +191,7 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
                          {"tasks_done", tree.tasks.size()},
                          {"verdicts", verdict_counts_json(analysis)},
                          {"verdicts_line", analysis.counts_line()},
+                         {"summary", summary_block(tree, analysis)},
                          {"disturbed_tasks", std::count_if(tree.tasks.begin(), tree.tasks.end(),
                                                            [](const TaskSamples& t) { return !t.disturbed.empty(); })},
                          {"comparisons", comparisons},
@@ -223,6 +222,9 @@ void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const
     if (!task.disturbed.empty()) {
       entry["disturbed"] = task.disturbed;
     }
+    if (nlohmann::json cost = task_cost(task, stats, analysis.settings); !cost.is_null()) {
+      entry["cost"] = cost;
+    }
     out.append(json_array_element(indented_json(entry, 2), first));
     first = false;
   }
@@ -251,7 +253,7 @@ void write_samples_csv(const ResultsTree& tree, const std::filesystem::path& pat
       const auto& values = task.samples.at(metric);
       const auto& started = task.started.at(metric);
       for (std::size_t run = 0; run < values.size(); ++run) {
-        csv += fmt::format("{},{},{},{:.17g},{},{},{:.6f},{},{},{}\n", prefix, run + 1, csv_field(metric), values[run],
+        csv += fmt::format("{},{},{},{},{},{},{:.6f},{},{},{}\n", prefix, run + 1, csv_field(metric), values[run],
                            csv_field(info.unit), info.higher_is_better ? "higher" : "lower", started[run], csv_field(task.slot),
                            task.cpus, task.gpus);
       }
@@ -308,8 +310,8 @@ void print_comparisons(std::FILE* out, const Analysis& analysis) {
   say(out, "  {:<{}}  {:>14}  {:>17}  {:>9}  {}\n", "task", width, "ratio", "interval", "p (adj.)", "verdict");
   for (const auto& c : analysis.comparisons) {
     if (c.measured) {
-      say(out, "  {:<{}}  {:>14}  {:>17}  {:>9.3g}  {}\n", c.label, width, ratio_cell(c), format_ci(c.ratio_ci),
-          c.p_adjusted, verdict_text(c));
+      say(out, "  {:<{}}  {:>14}  {:>17}  {:>9}  {}\n", c.label, width, ratio_cell(c), format_ci(c.ratio_ci),
+          format_p(c.p_adjusted), verdict_text(c));
     } else {
       say(out, "  {:<{}}  {:>14}  {:>17}  {:>9}  {}\n", c.label, width, "-", "-", "-", verdict_text(c));
     }

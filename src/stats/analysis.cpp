@@ -319,7 +319,11 @@ std::vector<Comparison> finish_family(std::vector<Pending> measured, std::vector
     c.p_adjusted = adjusted[i];
     sample_size_notes(c, family_alpha);
     bool significant = c.mann_whitney.ok && c.p_adjusted < alpha;
-    if (!c.ratio_ci.ok) {
+    if (c.n_baseline == 1 || c.n_candidate == 1) {
+      // One run (an eval's accuracy): its value and the difference, never a p-value from n = 1.
+      c.verdict = Verdict::Inconclusive;
+      c.single_run = true;
+    } else if (!c.ratio_ci.ok) {
       c.verdict = Verdict::Inconclusive;
       c.notes.push_back(c.ratio_ci.note);
     } else if (significant && c.ratio_ci.low > 1 + t) {
@@ -451,6 +455,11 @@ std::string verdict_text(const Comparison& c) {
   case Verdict::Unchanged:
     return "unchanged";
   case Verdict::Inconclusive:
+    if (c.single_run) {
+      return fmt::format("run once: {:.6g} against {:.6g} ({:+.4g}{}{}); no test from one run", c.median_candidate,
+                         c.median_baseline, c.median_candidate - c.median_baseline, c.info.unit.empty() ? "" : " ",
+                         c.info.unit);
+    }
     return c.runs_needed > 0 ? fmt::format("inconclusive (~{} runs per variant to decide)", c.runs_needed)
                              : "inconclusive";
   case Verdict::Failed:

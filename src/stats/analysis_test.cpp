@@ -176,6 +176,16 @@ TEST(Verdicts, TwoModesAreFlaggedButASkewedTailOrAnOutlierIsNot) {
   }
 }
 
+TEST(Verdicts, ATaskRunOnceShowsItsValueAndDifferenceWithoutATest) {
+  TaskSamples base = task_of("base", {0.812});
+  TaskSamples tuned = task_of("tuned", {0.845});
+  base.info["t"] = tuned.info["t"] = MetricInfo{"", true};
+  Analysis analysis = compare({base, tuned});
+  const Comparison& c = find(analysis, "build=tuned");
+  EXPECT_EQ(c.verdict, Verdict::Inconclusive);
+  EXPECT_EQ(verdict_text(c), "run once: 0.845 against 0.812 (+0.033); no test from one run");
+}
+
 TEST(Verdicts, ASpeedupIsSaidInWords) {
   MetricInfo time{"s", false};
   MetricInfo throughput{"items/s", true};

@@ -29,7 +29,7 @@ SHLVL=7 OLDPWD=/elsewhere run_bm 0 list env.yaml --out out
 assert_contains out.txt "2 tasks (2 done)"
 assert_not_contains out.txt "environment differs"
 MY_VAR=changed run_bm 0 list env.yaml --out out
-assert_contains out.txt "(environment differs)"
+assert_contains out.txt "(environment differs: MY_VAR)"
 MY_VAR=changed run_bm 0 run env.yaml --out out
 assert_contains out.txt "2 tasks already done"
 

@@ -122,7 +122,7 @@ ln -s "$canary/result.json" lout2/tasks/1/result.json
 run_bm 0 list plain2.yaml --out lout2
 assert_contains out.txt "2 tasks (1 done, 1 pending)"
 run_bm 0 report lout2
-assert_contains out.txt "(1 of 2 tasks done)"
+assert_contains out.txt "1 of 2 tasks done:"
 assert_contains out.txt "lout2/tasks/1/result.json: unreadable, skipped"
 run_bm 0 run plain2.yaml --out lout2
 assert_contains out.txt "plain2: 1 succeeded"
