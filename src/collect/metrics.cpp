@@ -77,6 +77,12 @@ std::string take_line(std::string_view line, ReportedMetrics& out) {
       return "\"value\" must be a finite number";
     }
     numbers.push_back(value->get<double>());
+    if (auto error = object.find("stderr"); error != object.end()) {
+      if (!finite(*error) || error->get<double>() < 0) {
+        return "\"stderr\" must be a finite number >= 0";
+      }
+      info.stderr_value = error->get<double>();
+    }
   } else if (auto samples = object.find("samples"); samples != object.end()) {
     if (!samples->is_array() || samples->empty() || samples->size() > k_max_samples_per_line) {
       return "\"samples\" must be a non-empty array of numbers";
@@ -94,7 +100,7 @@ std::string take_line(std::string_view line, ReportedMetrics& out) {
     out.values.emplace_back(name, number);
   }
   auto [existing, inserted] = out.info.emplace(name, info);
-  if (!inserted && (object.contains("unit") || object.contains("direction"))) {
+  if (!inserted && (object.contains("unit") || object.contains("direction") || object.contains("stderr"))) {
     existing->second = info;
   }
   return {};

@@ -12,11 +12,13 @@ namespace bm {
 struct MetricInfo {
   std::string unit;
   bool higher_is_better = false;
+  double stderr_value = -1;  // a standard error the task reported with a single value ("stderr"); < 0: none
 };
 
 // What a task reported about one run, per the task protocol: JSON lines appended to
 // $BENCHMATRIX_RESULT_FILE, each {"metric": NAME, "value": X} or {"metric": NAME, "samples": [X...]},
-// with optional "unit" and "direction" ("lower" or "higher").
+// with optional "unit", "direction" ("lower" or "higher") and, beside a single value, "stderr" (its
+// standard error, e.g. of an eval's accuracy over its items).
 struct ReportedMetrics {
   std::vector<std::pair<std::string, double>> values;  // in the order reported; samples flattened
   std::map<std::string, MetricInfo> info;

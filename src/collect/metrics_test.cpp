@@ -20,6 +20,17 @@ TEST(Metrics, ValuesAndSamplesWithUnitsAndDirection) {
   EXPECT_TRUE(m.warnings.empty());
 }
 
+TEST(Metrics, ASingleValueMayCarryItsStandardError) {
+  ReportedMetrics m = parse_reported_metrics(
+      "{\"metric\": \"accuracy\", \"value\": 0.81, \"stderr\": 0.012, \"direction\": \"higher\"}\n"
+      "{\"metric\": \"bad\", \"value\": 1, \"stderr\": -1}\n",
+      "m.jsonl");
+  ASSERT_EQ(m.values.size(), 1u);
+  EXPECT_DOUBLE_EQ(m.info["accuracy"].stderr_value, 0.012);
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_NE(m.warnings[0].find("\"stderr\" must be a finite number >= 0"), std::string::npos) << m.warnings[0];
+}
+
 TEST(Metrics, BadLinesAreSkippedWithAWarningEach) {
   ReportedMetrics m = parse_reported_metrics("not json\n"
                                              "[1, 2]\n"

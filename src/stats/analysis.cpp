@@ -456,9 +456,14 @@ std::string verdict_text(const Comparison& c) {
     return "unchanged";
   case Verdict::Inconclusive:
     if (c.single_run) {
-      return fmt::format("run once: {:.6g} against {:.6g} ({:+.4g}{}{}); no test from one run", c.median_candidate,
-                         c.median_baseline, c.median_candidate - c.median_baseline, c.info.unit.empty() ? "" : " ",
-                         c.info.unit);
+      std::string error;
+      if (c.stderr_baseline >= 0 && c.stderr_candidate >= 0) {
+        error = fmt::format(" ± {:.4g}", std::sqrt(c.stderr_baseline * c.stderr_baseline +
+                                                   c.stderr_candidate * c.stderr_candidate));
+      }
+      return fmt::format("run once: {:.6g} against {:.6g} ({:+.4g}{}{}{}); no test from one run", c.median_candidate,
+                         c.median_baseline, c.median_candidate - c.median_baseline, error,
+                         c.info.unit.empty() ? "" : " ", c.info.unit);
     }
     return c.runs_needed > 0 ? fmt::format("inconclusive (~{} runs per variant to decide)", c.runs_needed)
                              : "inconclusive";
@@ -609,6 +614,8 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
       continue;
     }
     comparison.info = metric_info(task.info, analysis.metric);
+    comparison.stderr_candidate = comparison.info.stderr_value;
+    comparison.stderr_baseline = metric_info(base.info, analysis.metric).stderr_value;
     bool nested_base = false;
     bool nested = false;
     std::vector<double> base_values = compared_values(base, analysis.metric, settings, nested_base);
@@ -683,6 +690,8 @@ Analysis compare_trees(const ResultsTree& base, const ResultsTree& candidate, co
       comparison.notes.push_back("the task's spec differs between BASE and NEW (another command, setting or count)");
     }
     comparison.info = metric_info(task.info, analysis.metric);
+    comparison.stderr_candidate = comparison.info.stderr_value;
+    comparison.stderr_baseline = metric_info(old.info, analysis.metric).stderr_value;
     bool nested_base = false;
     bool nested = false;
     std::vector<double> base_values = compared_values(old, analysis.metric, settings, nested_base);

@@ -78,6 +78,8 @@ struct Comparison {
   Welch welch;
   double p_adjusted = 1;
   bool single_run = false;        // a side has one value: shown with the difference, not tested
+  double stderr_baseline = -1;    // the tasks' own standard errors of a single value (< 0: none)
+  double stderr_candidate = -1;
   std::size_t runs_needed = 0;    // inconclusive: processes per variant that would likely decide (0: unknown)
   std::vector<std::string> flags; // "bimodal baseline", ...
   std::vector<std::string> notes; // e.g. n too small to detect the threshold

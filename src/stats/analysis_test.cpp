@@ -184,6 +184,11 @@ TEST(Verdicts, ATaskRunOnceShowsItsValueAndDifferenceWithoutATest) {
   const Comparison& c = find(analysis, "build=tuned");
   EXPECT_EQ(c.verdict, Verdict::Inconclusive);
   EXPECT_EQ(verdict_text(c), "run once: 0.845 against 0.812 (+0.033); no test from one run");
+  // With the standard errors the tasks reported, the difference's: sqrt(0.012^2 + 0.009^2) = 0.015.
+  base.info["t"].stderr_value = 0.012;
+  tuned.info["t"].stderr_value = 0.009;
+  Analysis with_errors = compare({base, tuned});
+  EXPECT_EQ(verdict_text(find(with_errors, "build=tuned")), "run once: 0.845 against 0.812 (+0.033 ± 0.015); no test from one run");
 }
 
 TEST(Verdicts, ASpeedupIsSaidInWords) {

@@ -72,6 +72,9 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
     MetricInfo info;
     info.unit = summary.value("unit", "");
     info.higher_is_better = summary.value("direction", "lower") == "higher";
+    if (auto error = summary.find("stderr"); error != summary.end() && error->is_number()) {
+      info.stderr_value = error->get<double>();
+    }
     task.info[name] = info;
   }
   auto ids = [](const nlohmann::json& list) {

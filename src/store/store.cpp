@@ -133,6 +133,9 @@ nlohmann::json metric_summary(const TaskOutcome& outcome) {
                      {"median", median_of(v)},
                      {"mean", std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())},
                      {"max", *std::max_element(v.begin(), v.end())}};
+    if (info.stderr_value >= 0) {
+      metrics[name]["stderr"] = info.stderr_value;
+    }
   }
   return metrics;
 }

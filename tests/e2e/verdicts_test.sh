@@ -57,6 +57,23 @@ run_bm 0 run few.yaml --out few-out
 assert_contains out.txt "2 runs per task can never show a significant difference"
 assert_contains out.txt "use at least 4 runs for a verdict"
 
+# An eval run once: its value and difference, with the standard errors the task reported; no p-value.
+cat >emit_eval.py <<'EOF2'
+import json, os, sys
+with open(os.environ["BENCHMATRIX_RESULT_FILE"], "a") as f:
+    f.write(json.dumps({"metric": "accuracy", "value": float(sys.argv[1]), "stderr": 0.01, "direction": "higher"}) + "\n")
+EOF2
+cat >eval.yaml <<EOF2
+name: eval
+command: ["python3", "$PWD/emit_eval.py", "{model.acc}"]
+matrix:
+  model: [{name: base, acc: 0.812}, {name: tuned, acc: 0.845}]
+repeat: {runs: 1}
+analysis: {baseline: {model: base}}
+EOF2
+run_bm 0 run eval.yaml --out eval-out
+assert_contains out.txt "run once: 0.845 against 0.812 (+0.033 ± 0.01414); no test from one run"
+
 # compare misses nothing: BASE has a, b, c; NEW lacks b, c crashes, d is new.
 cat >ab.yaml <<'EOF2'
 name: ab
