@@ -32,6 +32,8 @@ for path in glob.glob(sys.argv[1] + "/tasks/*/result.json"):
     rounds = r["interleaving"]["rounds"]
 # Interleaved by default with a baseline: both variants in every round.
 assert len(rounds) == 10 and all(len(x) == 2 for x in rounds), rounds
+context = json.load(open(sys.argv[1] + "/plan.json"))["context"]
+assert context["cpu_governor"] and context["cpu_turbo"] in ("on", "off", "unknown"), context
 s = json.load(open(sys.argv[1] + "/summary.json"))
 assert s["verdicts"]["regressed"] == 1 and s["verdicts_line"].startswith("1 regressed"), s["verdicts"]
 PY
