@@ -618,15 +618,19 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   m_dirty = true;
 }
 
-std::vector<std::string> Store::environment_differences(const Plan& plan, std::size_t task,
-                                                        const std::vector<std::string>& inherited) const {
+std::optional<nlohmann::json> Store::read_task_file(const Plan& plan, std::size_t task, std::string_view name) const {
   std::optional<Directory> tasks = tasks_for_reading();
   std::optional<Directory> dir;
   try {
     dir = tasks ? tasks->find(plan.relative_path(task)) : std::nullopt;
   } catch (const SystemError&) {
   }
-  auto recorded = dir ? read_json(*dir, "task.json") : std::nullopt;
+  return dir ? read_json(*dir, name) : std::nullopt;
+}
+
+std::vector<std::string> Store::environment_differences(const Plan& plan, std::size_t task,
+                                                        const std::vector<std::string>& inherited) const {
+  auto recorded = read_task_file(plan, task, "task.json");
   if (!recorded || !recorded->contains("environment") || !(*recorded)["environment"].is_object()) {
     return {};
   }
@@ -682,13 +686,7 @@ std::vector<std::string> Store::environment_differences(const Plan& plan, std::s
 
 std::vector<std::pair<std::string, std::string>> Store::recorded_executables(const Plan& plan, std::size_t task) const {
   std::vector<std::pair<std::string, std::string>> programs;
-  std::optional<Directory> tasks = tasks_for_reading();
-  std::optional<Directory> dir;
-  try {
-    dir = tasks ? tasks->find(plan.relative_path(task)) : std::nullopt;
-  } catch (const SystemError&) {
-  }
-  auto result = dir ? read_json(*dir, "result.json") : std::nullopt;
+  auto result = read_task_file(plan, task, "result.json");
   if (!result || !result->contains("executables") || !(*result)["executables"].is_array()) {
     return programs;
   }

@@ -119,6 +119,9 @@ private:
   };
 
   std::optional<Directory> tasks_for_reading() const;
+  // One of benchmatrix's JSON files in a task's folder, read without following links; nullopt
+  // when the folder or the file is missing or unreadable.
+  std::optional<nlohmann::json> read_task_file(const Plan& plan, std::size_t task, std::string_view name) const;
   Directory run_folder() const { return m_out.make("runs/" + m_run_name); }
   Directory usable_folder(const Plan& plan, std::size_t task, bool* repaired = nullptr);
   std::string folder_problem(const Plan& plan, std::size_t task);
