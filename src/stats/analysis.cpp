@@ -399,6 +399,22 @@ void side_flags(Comparison& c, const TaskSamples& base, const TaskSamples& task,
   }
 }
 
+// A variant and its baseline, both finished with samples of `metric`: their per-process values,
+// units and reported errors, the flags of how each side was measured, then the statistics.
+Pending measured_pair(const TaskSamples& base, const TaskSamples& task, const std::string& metric, Comparison comparison,
+                      const AnalysisSettings& settings, bool across_folders) {
+  comparison.info = metric_info(task.info, metric);
+  comparison.stderr_candidate = comparison.info.stderr_value;
+  comparison.stderr_baseline = metric_info(base.info, metric).stderr_value;
+  bool nested_base = false;
+  bool nested = false;
+  std::vector<double> base_values = compared_values(base, metric, settings, nested_base);
+  std::vector<double> values = compared_values(task, metric, settings, nested);
+  comparison.nested = nested || nested_base;
+  side_flags(comparison, base, task, across_folders);
+  return measure(std::move(base_values), std::move(values), std::move(comparison), settings);
+}
+
 } // namespace
 
 const MetricStats* TaskStats::find(const std::string& metric) const {
@@ -613,16 +629,7 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
       others.push_back(std::move(comparison));
       continue;
     }
-    comparison.info = metric_info(task.info, analysis.metric);
-    comparison.stderr_candidate = comparison.info.stderr_value;
-    comparison.stderr_baseline = metric_info(base.info, analysis.metric).stderr_value;
-    bool nested_base = false;
-    bool nested = false;
-    std::vector<double> base_values = compared_values(base, analysis.metric, settings, nested_base);
-    std::vector<double> values = compared_values(task, analysis.metric, settings, nested);
-    comparison.nested = nested || nested_base;
-    side_flags(comparison, base, task, false);
-    measured.push_back(measure(std::move(base_values), std::move(values), std::move(comparison), settings));
+    measured.push_back(measured_pair(base, task, analysis.metric, std::move(comparison), settings, false));
   }
   for (const auto& task : tree.unfinished) {
     const std::string* value = value_of(task.axes);
@@ -689,16 +696,7 @@ Analysis compare_trees(const ResultsTree& base, const ResultsTree& candidate, co
     if (old.task_id != task.task_id) {
       comparison.notes.push_back("the task's spec differs between BASE and NEW (another command, setting or count)");
     }
-    comparison.info = metric_info(task.info, analysis.metric);
-    comparison.stderr_candidate = comparison.info.stderr_value;
-    comparison.stderr_baseline = metric_info(old.info, analysis.metric).stderr_value;
-    bool nested_base = false;
-    bool nested = false;
-    std::vector<double> base_values = compared_values(old, analysis.metric, settings, nested_base);
-    std::vector<double> values = compared_values(task, analysis.metric, settings, nested);
-    comparison.nested = nested || nested_base;
-    side_flags(comparison, old, task, true);
-    measured.push_back(measure(std::move(base_values), std::move(values), std::move(comparison), settings));
+    measured.push_back(measured_pair(old, task, analysis.metric, std::move(comparison), settings, true));
   }
   for (const auto& task : candidate.tasks) {
     if (base_done.count(task.path) == 0) {
