@@ -16,6 +16,7 @@
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
+#include "report/plots.hpp"
 #include "report/reports.hpp"
 #include "report/tables.hpp"
 #include "stats/analysis.hpp"
@@ -151,10 +152,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 } // namespace
 
-Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
-                            const std::filesystem::path& dir, const TableOptions& tables) {
-  Analysis analysis = analyze(tree, settings);
-  write_reports(tree, analysis, dir.empty() ? tree.root : dir);
+void print_analysis(const ResultsTree& tree, const Analysis& analysis, bool print_tasks, const TableOptions& tables) {
   if (print_tasks) {
     print_task_table(stdout, tree, analysis, tables);
   }
@@ -163,17 +161,27 @@ Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& set
   if (!analysis.comparisons.empty() && !summary["recommendation"].get<std::string>().empty()) {
     say(stdout, "\n{}\n", summary["recommendation"].get<std::string>());
   }
+}
+
+Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
+                            const ReportOutputs& outputs) {
+  Analysis analysis = analyze(tree, settings);
+  write_reports(tree, analysis, tree.root, outputs);
+  print_analysis(tree, analysis, print_tasks);
   return analysis;
 }
 
 int report_command(const ReportOptions& options) {
   Store store(options.out);
   store.check_structure();
+  // `report OUT` rewrites every report in OUT (or in --output DIR); with --export-* alone, only
+  // the named files are written and OUT is left as it is.
+  bool write_folder = options.output || !options.exports();
   // Writing into OUT takes its lock, as a run does: a report made while a run goes on would
   // otherwise replace the run's final summary with an older one. Elsewhere, no lock is needed.
   std::optional<OutputLock> lock;
   std::filesystem::path dir = options.output ? std::filesystem::absolute(*options.output) : store.root();
-  if (!options.output) {
+  if (write_folder && !options.output) {
     std::error_code missing;
     if (std::filesystem::is_directory(store.root(), missing)) {
       Directory out = Directory::open(store.root());
@@ -198,11 +206,42 @@ int report_command(const ReportOptions& options) {
   }
   check_metric(settings, {&tree});
   check_table_options(tree, tables);
-  if (options.output) {
-    make_directories(dir);
+  ReportOutputs outputs;
+  if (options.sample_budget) {
+    outputs.html_options.sample_budget = *options.sample_budget;
   }
-  analyze_and_report(tree, settings, true, dir, tables);
-  say(stdout, "Wrote {}/summary.json, samples.csv and comparison_table.md\n", dir.string());
+  Analysis analysis = analyze(tree, settings);
+  std::vector<std::string> written;
+  if (write_folder) {
+    if (options.output) {
+      make_directories(dir);
+    }
+    write_reports(tree, analysis, dir, outputs);
+    written.push_back(fmt::format("{}/{}", dir.string(), outputs.describe()));
+  }
+  auto exported = [&](const std::optional<std::string>& file, auto&& write) {
+    if (file) {
+      std::filesystem::path path = std::filesystem::absolute(*file);
+      make_directories(path.parent_path());
+      write(path);
+      written.push_back(*file);
+    }
+  };
+  exported(options.export_json, [&](const auto& file) { write_summary_json(tree, analysis, file); });
+  exported(options.export_csv, [&](const auto& file) { write_samples_csv(tree, file); });
+  exported(options.export_markdown, [&](const auto& file) { write_markdown(tree, analysis, file); });
+  exported(options.export_html, [&](const auto& file) { write_html_report(tree, analysis, file, outputs.html_options); });
+  print_analysis(tree, analysis, true, tables);
+  if (options.export_plots) {
+    for (const PlotFile& plot : export_plots(tree, analysis, *options.export_plots, outputs.html_options)) {
+      if (plot.svg.empty()) {
+        say(stdout, "plot {}: not drawn ({})\n", plot.plot, plot.skipped);
+      } else {
+        written.push_back(plot.svg.string() + (plot.png.empty() ? "" : " (and .png)"));
+      }
+    }
+  }
+  say(stdout, "Wrote {}\n", join(written, ", "));
   return k_exit_ok;
 }
 

@@ -10,10 +10,11 @@
 #include "config/config.hpp"
 #include "plan/plan.hpp"
 #include "stats/analysis.hpp"
+#include "report/reports.hpp"
+#include "report/tables.hpp"
 #include "store/results_reader.hpp"
 
 // What the commands share; each command lives in its own file.
-#include "report/tables.hpp"
 
 namespace bm {
 
@@ -32,11 +33,12 @@ int run_plan(const Plan& plan, const RunOptions& options);
 int report_command(const ReportOptions& options);
 int compare_command(const CompareOptions& options);
 
-// Recomputes the statistics of a results tree and writes summary.json, samples.csv and
-// comparison_table.md into it; prints the comparisons (and the per-task table if asked).
-// Writes the reports into `dir` (empty: the tree's root).
-// `tables` says which metrics the table shows, and the pivot.
+// Recomputes the statistics of a results tree and writes the reports `outputs` names into it;
+// prints the comparisons (and the per-task table if asked).
 Analysis analyze_and_report(const ResultsTree& tree, const AnalysisSettings& settings, bool print_tasks,
-                            const std::filesystem::path& dir = {}, const TableOptions& tables = {});
+                            const ReportOutputs& outputs = {});
+// What a run or `report` prints of an analysis: the task table (when `print_tasks`; `tables` says
+// which metrics it shows, and the pivot), the comparisons and the recommendation.
+void print_analysis(const ResultsTree& tree, const Analysis& analysis, bool print_tasks, const TableOptions& tables = {});
 
 } // namespace bm

@@ -91,8 +91,21 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   report->add_option("--rows", out.report.rows, "Pivot the metric: these axes down, e.g. model,config");
   report->add_option("--columns", out.report.columns, "... and these across, e.g. benchmark_subset");
   report->add_option("--output", out.report.output,
-                     "Write summary.json, samples.csv and comparison_table.md into this folder instead of OUT "
-                     "(needs no lock on OUT: works while a run is writing it)");
+                     "Write summary.json, samples.csv, comparison_table.md and report.html into this folder instead "
+                     "of OUT (needs no lock on OUT: works while a run is writing it)");
+  report->add_option("--export-json", out.report.export_json, "Write summary.json's content to this file only");
+  report->add_option("--export-csv", out.report.export_csv, "Write every sample (samples.csv) to this file only");
+  report->add_option("--export-markdown", out.report.export_markdown,
+                     "Write the tables (comparison_table.md) to this file only");
+  report->add_option("--export-html", out.report.export_html,
+                     "Write the interactive report (report.html) to this file only; links to logs stay valid");
+  report->add_option("--export-plots", out.report.export_plots,
+                     "Write the standard plots (comparison, scaling, memory, GPU use) as SVG, and PNG with "
+                     "rsvg-convert, into this folder (needs Node.js)");
+  report->add_option("--sample-budget", out.report.sample_budget,
+                     "Raw sample values report.html embeds at most (default 200000; tasks beyond it are shown "
+                     "by their statistics)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
   add_analysis_options(*report, out.report.analysis, true);
 
   auto* compare = app.add_subcommand("compare", "Compare two results folders task by task; exit 3 when NEW is "

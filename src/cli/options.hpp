@@ -67,6 +67,17 @@ struct ReportOptions {
   AnalysisOptions analysis;
   std::optional<std::string> rows;     // a pivot of the metric: axes down ...
   std::optional<std::string> columns;  // ... and across
+  // One report each to a named file (hyperfine's habit); with any of them, OUT is left as it is.
+  std::optional<std::string> export_json;
+  std::optional<std::string> export_csv;
+  std::optional<std::string> export_markdown;
+  std::optional<std::string> export_html;
+  std::optional<std::string> export_plots;  // a folder: the standard plots as SVG (and PNG)
+  std::optional<std::size_t> sample_budget;  // raw sample values report.html embeds at most
+
+  bool exports() const {
+    return export_json || export_csv || export_markdown || export_html || export_plots;
+  }
 };
 
 struct CompareOptions {

@@ -406,7 +406,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
     return task.state == UnfinishedTask::State::Pending && chosen.count(task.task_id) == 0;
   });
   if (!tree.tasks.empty()) {
-    Analysis analysis = analyze_and_report(tree, plan.config().analysis, true);
+    Analysis analysis = analyze_and_report(tree, plan.config().analysis, true, ReportOutputs::from_names(plan.config().reports));
     if (gate && analysis.count(Verdict::Regressed) > 0) {
       say(stdout, "GATE FAILED: {}\n", analysis.counts_line());
       return k_exit_regression;

@@ -152,29 +152,6 @@ std::string comparisons_markdown(const Analysis& analysis) {
   return md;
 }
 
-std::string xml_text(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
-    }
-  }
-  return out;
-}
-
 } // namespace
 
 void write_summary_json(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& path) {
@@ -362,26 +339,73 @@ void write_comparisons_junit(const Analysis& analysis, const std::string& title,
     bool fails = c.verdict == Verdict::Regressed ||
                  (!allow_missing && (c.verdict == Verdict::Failed || c.verdict == Verdict::TimedOut ||
                                      c.verdict == Verdict::Missing));
-    cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\">\n", xml_text(analysis.metric), xml_text(c.label));
+    cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\">\n", escape_markup(analysis.metric), escape_markup(c.label));
     if (fails) {
       ++failures;
-      cases += fmt::format("      <failure message=\"{}\">{} against {}</failure>\n", xml_text(verdict_text(c)),
-                           xml_text(verdict_text(c)), xml_text(c.baseline_label));
+      cases += fmt::format("      <failure message=\"{}\">{} against {}</failure>\n", escape_markup(verdict_text(c)),
+                           escape_markup(verdict_text(c)), escape_markup(c.baseline_label));
     } else {
-      cases += fmt::format("      <system-out>{}</system-out>\n", xml_text(verdict_text(c)));
+      cases += fmt::format("      <system-out>{}</system-out>\n", escape_markup(verdict_text(c)));
     }
     cases += "    </testcase>\n";
   }
   std::string xml = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" "
                                 "tests=\"{}\" failures=\"{}\">\n{}  </testsuite>\n</testsuites>\n",
-                                xml_text(title), analysis.comparisons.size(), failures, cases);
+                                escape_markup(title), analysis.comparisons.size(), failures, cases);
   write_file_atomic(path, xml);
 }
 
-void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir) {
-  write_summary_json(tree, analysis, dir / "summary.json");
-  write_samples_csv(tree, dir / "samples.csv");
-  write_markdown(tree, analysis, dir / "comparison_table.md");
+std::string verdict_rule_text(const Analysis& analysis) {
+  return rule_text(analysis, family_confidence_of(analysis));
+}
+
+ReportOutputs ReportOutputs::from_names(const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return {};
+  }
+  ReportOutputs outputs;
+  outputs.json = outputs.csv = outputs.markdown = outputs.html = false;
+  for (const auto& name : names) {
+    outputs.json = outputs.json || name == "json";
+    outputs.csv = outputs.csv || name == "csv";
+    outputs.markdown = outputs.markdown || name == "markdown";
+    outputs.html = outputs.html || name == "html";
+  }
+  return outputs;
+}
+
+std::string ReportOutputs::describe() const {
+  std::vector<std::string> files;
+  for (const auto& [wanted, file] : {std::pair{json, "summary.json"}, std::pair{csv, "samples.csv"},
+                                     std::pair{markdown, "comparison_table.md"}, std::pair{html, "report.html"}}) {
+    if (wanted) {
+      files.emplace_back(file);
+    }
+  }
+  if (files.size() <= 1) {
+    return files.empty() ? "no report" : files.front();
+  }
+  std::string last = files.back();
+  files.pop_back();
+  return join(files, ", ") + " and " + last;
+}
+
+void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir,
+                   const ReportOutputs& outputs) {
+  if (outputs.json) {
+    write_summary_json(tree, analysis, dir / "summary.json");
+  }
+  if (outputs.csv) {
+    write_samples_csv(tree, dir / "samples.csv");
+  }
+  if (outputs.markdown) {
+    write_markdown(tree, analysis, dir / "comparison_table.md");
+  }
+  if (outputs.html) {
+    HtmlOptions options = outputs.html_options;
+    options.page_dir = dir;
+    write_html_report(tree, analysis, dir / "report.html", options);
+  }
 }
 
 } // namespace bm

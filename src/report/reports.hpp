@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report/html_report.hpp"
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
 
@@ -22,6 +23,10 @@ void write_markdown(const ResultsTree& tree, const Analysis& analysis, const std
 // The comparisons for a terminal, and the analysis's warnings (tasks skipped, and why).
 void print_comparisons(std::FILE* out, const Analysis& analysis);
 
+// The verdict rule in one paragraph, with the correction, the family-wise confidence and the
+// threshold of this analysis: said once under every table of comparisons.
+std::string verdict_rule_text(const Analysis& analysis);
+
 // The comparisons alone, for CI: JSON (the verdict counts and every comparison, as in
 // summary.json), Markdown (the counts line and the table, ready for a job summary) and JUnit XML
 // (one test case per comparison; regressed, failed, timed out and missing ones fail, the last
@@ -31,8 +36,24 @@ void write_comparisons_markdown(const Analysis& analysis, const std::string& tit
 void write_comparisons_junit(const Analysis& analysis, const std::string& title, bool allow_missing,
                              const std::filesystem::path& path);
 
-// All three files into `dir` (the tree's root, or another folder). Checks for an interrupt
+// Which report files are written into a folder: the config's `report:` list (json: summary.json,
+// csv: samples.csv, markdown: comparison_table.md, html: report.html); all four by default.
+struct ReportOutputs {
+  bool json = true;
+  bool csv = true;
+  bool markdown = true;
+  bool html = true;
+  HtmlOptions html_options;
+
+  // From format names already validated by the config loader; an empty list means all four.
+  static ReportOutputs from_names(const std::vector<std::string>& names);
+  // "summary.json, samples.csv, comparison_table.md and report.html": what a message names.
+  std::string describe() const;
+};
+
+// The chosen files into `dir` (the tree's root, or another folder). Checks for an interrupt
 // between tasks: a file is then left as it was (each appears whole or not at all).
-void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir);
+void write_reports(const ResultsTree& tree, const Analysis& analysis, const std::filesystem::path& dir,
+                   const ReportOutputs& outputs = {});
 
 } // namespace bm

@@ -90,6 +90,10 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
   if (auto noise = result.find("noise"); noise != result.end() && noise->is_object()) {
     task.disturbed = noise->value("disturbed", "");
   }
+  if (auto context = result.find("context"); context != result.end() && context->is_object()) {
+    task.machine = fmt::format("{} / {} / {}", context->value("host", "?"), context->value("cpu_model", "?"),
+                               context->value("kernel", "?"));
+  }
   if (auto programs = result.find("executables"); programs != result.end() && programs->is_array()) {
     for (const auto& program : *programs) {
       if (program.is_object()) {

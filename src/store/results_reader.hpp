@@ -28,6 +28,7 @@ struct TaskSamples {
   std::string gpus;
   std::string disturbed;                                 // why its measured runs count as disturbed
   std::vector<std::pair<std::string, std::string>> executables;  // path, content hash
+  std::string machine;                                   // "host / CPU model / kernel" of its last attempt
 
   std::string label() const;                               // "algo=std_sort n=1000"
 };

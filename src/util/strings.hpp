@@ -19,6 +19,9 @@ std::string shell_quote(std::string_view word);
 
 // Makes text printable on one line: control characters become \n, \t or \xNN.
 std::string printable(std::string_view text, std::size_t max_length = 200);
+// `text` for HTML or XML element content and quoted attributes: &, <, >, " and ' as entities,
+// other control characters than newline and tab as spaces (XML 1.0 allows none of them).
+std::string escape_markup(std::string_view text);
 
 // A CSV field (RFC 4180): quoted, with doubled quotes, when it holds a comma, quote or newline.
 std::string csv_field(std::string_view text);

@@ -33,6 +33,12 @@ TEST(Strings, PrintableEscapesControlCharacters) {
   EXPECT_EQ(printable("abcdef", 3), "abc...");
 }
 
+TEST(Strings, MarkupEscapesEverythingThatCouldOpenATagOrEndAnAttribute) {
+  EXPECT_EQ(escape_markup("<img src=x onerror=\"a('b')\"> & co"),
+            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt; &amp; co");
+  EXPECT_EQ(escape_markup("a\x01" "b\nc"), "a b\nc");
+}
+
 TEST(Strings, CsvFieldsQuoteOnlyWhenNeeded) {
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field("a,b"), "\"a,b\"");

@@ -79,7 +79,7 @@ assert_contains out.txt "run once: 0.845 against 0.812 (+0.033 ± 0.01414); no t
 # compare misses nothing: BASE has a, b, c; NEW lacks b, c crashes, d is new.
 cat >ab.yaml <<'EOF2'
 name: ab
-command: ["sh", "-c", "if [ {t} = c ] && [ -e crash ]; then exit 1; fi; sleep 0.01"]
+command: ["sh", "-c", "if [ {t} = c ] && [ -e crash ]; then exit 1; fi; sleep 0.05"]
 matrix: {t: [a, b, c]}
 repeat: {runs: 6}
 EOF2

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace bm {
+
+// How a helper command ended (a discovery command, Node.js rendering plots).
+struct CommandResult {
+  std::string output;          // its standard output
+  int exit_code = -1;          // >= 0 when it exited
+  int term_signal = 0;         // > 0 when a signal ended it
+  bool timed_out = false;      // killed at the deadline
+  bool too_much_output = false;  // killed when its output passed the limit
+
+  bool succeeded() const { return exit_code == 0 && !timed_out && !too_much_output; }
+  // "exit code 3", "killed by signal 9", "did not finish within 60s", ...
+  std::string describe(std::chrono::seconds timeout) const;
+};
+
+// Runs argv[0] (looked up in PATH) with stdin from /dev/null, its standard output captured (at most
+// `max_output` bytes) and its standard error left as ours, in a process group of its own, with the
+// signal mask and dispositions benchmatrix had before it blocked the interrupt signals. Waits on
+// its output and the interrupt signals together: an interrupt ends the group and throws
+// Interrupted, a deadline ends it and says so. Returns errno from the spawn in `spawn_error` (0
+// when it started).
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::seconds timeout, std::size_t max_output,
+                          int& spawn_error);
+
+} // namespace bm
