@@ -26,7 +26,18 @@ void add_run_options(CLI::App& command, RunOptions& options) {
   command.add_flag("--oversubscribe", options.oversubscribe,
                    "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
   command.add_flag("--use-core0", options.use_core0, "Do not keep core 0 free for the system");
-  command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+  auto* verbose = command.add_flag("-v,--verbose", options.verbose, "Also say when each task starts");
+  command.add_flag("-q,--quiet", options.quiet, "Say only failures, interrupts and the summary")->excludes(verbose);
+  command.add_option("--progress", options.progress,
+                     "Live display of running tasks: auto (when stdout or stderr is a terminal and TERM is not "
+                     "dumb), always, never (plain lines, with a heartbeat every 60 s)")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  command.add_option("--color", options.color,
+                     "Colours: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR forces them), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  command.add_option("--events", options.events,
+                     "Write the run's events as JSON lines to FILE, or to an open descriptor as fd:N "
+                     "(plan, start, process, sample, end, interrupt, summary)");
   command.add_flag("--gate", options.gate,
                    "Exit 3 when a comparison with the baseline finds a regression, or a task of the baseline's "
                    "groups failed (as analysis.gate: true)");

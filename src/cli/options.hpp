@@ -23,6 +23,10 @@ struct RunOptions {
   bool oversubscribe = false;
   bool use_core0 = false;
   bool verbose = false;
+  bool quiet = false;    // failures, interrupts and the summary only
+  std::string progress = "auto";  // the live display: auto (on a terminal), always, never
+  std::string color = "auto";     // auto (a terminal, NO_COLOR and FORCE_COLOR respected), always, never
+  std::optional<std::string> events;  // JSON lines of the run's events: a file, or fd:N
   bool gate = false;  // exit 3 when the run's own comparisons with its baseline find a regression
   std::string isolation = "auto";  // auto, cgroup, none
   std::string durability = "group";  // group (sync every 50 ms, in the background), off

@@ -1,6 +1,8 @@
 #include "cli/command_support.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -20,6 +22,9 @@
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
+#include "report/event_stream.hpp"
+#include "report/live_display.hpp"
+#include "report/progress.hpp"
 #include "report/reports.hpp"
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
@@ -206,6 +211,86 @@ void keep_off_task_cpus(const PoolLayout& layout) {
   }
 }
 
+bool is_terminal(std::FILE* stream) {
+  const char* term = std::getenv("TERM");
+  return ::isatty(::fileno(stream)) == 1 && term != nullptr && *term != '\0' && std::string_view(term) != "dumb";
+}
+
+bool use_color(std::FILE* stream, const std::string& option) {
+  if (option != "auto") {
+    return option == "always";
+  }
+  const char* force = std::getenv("FORCE_COLOR");
+  if (force != nullptr && *force != '\0' && std::string_view(force) != "0") {
+    return true;
+  }
+  const char* no_color = std::getenv("NO_COLOR");
+  return (no_color == nullptr || *no_color == '\0') && is_terminal(stream);
+}
+
+// Every 60 s, or BENCHMATRIX_HEARTBEAT_SECONDS.
+std::chrono::seconds heartbeat_interval() {
+  const char* text = std::getenv("BENCHMATRIX_HEARTBEAT_SECONDS");
+  int seconds = 60;
+  if (text != nullptr && *text != '\0') {
+    auto [end, error] = std::from_chars(text, text + std::strlen(text), seconds);
+    if (error != std::errc() || *end != '\0' || seconds < 1) {
+      throw UserError(fmt::format("BENCHMATRIX_HEARTBEAT_SECONDS: expected a whole number of seconds, found '{}'",
+                                  printable(text, 40)));
+    }
+  }
+  return std::chrono::seconds(seconds);
+}
+
+// What shows the run: plain lines on stdout, a live display on a terminal (stdout's, else
+// stderr's) or a heartbeat line every 60 s where there is none, and the events stream; all fed by
+// the runner through one fan-out.
+class Display {
+public:
+  Display(const RunOptions& options, const Plan& plan, std::unordered_map<std::string, double> history,
+          UniqueFd events, std::chrono::seconds heartbeat)
+      : m_progress(plan, std::move(history), std::chrono::steady_clock::now()), m_recorder(m_progress) {
+    m_fan_out.add(m_recorder);
+    bool live = !options.quiet && options.progress != "never";
+    std::FILE* terminal = nullptr;
+    if (live && is_terminal(stdout)) {
+      terminal = stdout;
+    } else if (live && is_terminal(stderr)) {
+      terminal = stderr;
+    } else if (live && options.progress == "always") {
+      terminal = stdout;
+    }
+    ConsoleOptions console{options.verbose, options.quiet, use_color(terminal ? terminal : stdout, options.color)};
+    if (terminal != nullptr) {
+      m_live.emplace(terminal, m_progress, console, terminal == stdout);
+      m_fan_out.add(*m_live);
+    }
+    if (terminal != stdout) {
+      m_lines.emplace(stdout, ConsoleOptions{options.verbose, options.quiet, use_color(stdout, options.color)});
+      m_fan_out.add(*m_lines);
+    }
+    if (terminal == nullptr && !options.quiet) {
+      m_heartbeat.emplace(stdout, m_progress, heartbeat);
+      m_fan_out.add(*m_heartbeat);
+    }
+    if (events) {
+      m_events.emplace(std::move(events));
+      m_fan_out.add(*m_events);
+    }
+  }
+
+  Status& status() { return m_fan_out; }
+
+private:
+  RunProgress m_progress;
+  ProgressRecorder m_recorder;
+  std::optional<LiveDisplay> m_live;
+  std::optional<ConsoleStatus> m_lines;
+  std::optional<ProgressHeartbeat> m_heartbeat;
+  std::optional<EventStream> m_events;
+  StatusFanOut m_fan_out;
+};
+
 } // namespace
 
 int run_plan(const Plan& plan, const RunOptions& options) {
@@ -281,6 +366,10 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                     (isolation_notice.empty() ? std::string(" (--isolation none)") : ": " + isolation_notice));
   }
 
+  // Where the events go is opened now: a path that cannot be written is an error before anything runs.
+  UniqueFd events_fd = options.events ? EventStream::open(*options.events) : UniqueFd();
+  std::chrono::seconds heartbeat = heartbeat_interval();
+
   // Everything was validated above; from here on the run writes to OUT.
   keep_off_task_cpus(layout);
   nlohmann::json context = machine_context(topology);
@@ -291,7 +380,8 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   store.open_for_run(plan, context);
   // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
   // its processes running: end them before new ones start beside them.
-  std::size_t orphans = end_orphans(left_behind(store.processes_of_unfinished_run()));
+  std::unordered_map<std::string, double> durations;
+  std::size_t orphans = end_orphans(left_behind(store.processes_of_unfinished_run(&durations)));
 
   RunHeader header;
   header.planned = plan.size();
@@ -303,6 +393,8 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   header.pinned = layout.pinned;
   header.gpus = layout.gpus;
   header.out_dir = store.root();
+  header.slot_names = layout.slot_names;
+  header.tasks = to_run;
   if (topology.source != "hwloc") {
     header.notices.push_back(fmt::format("hwloc unavailable ({}); topology read from sysfs",
                                          topology.fallback_reason));
@@ -337,7 +429,8 @@ int run_plan(const Plan& plan, const RunOptions& options) {
                 {"tasks_dir", (store.root() / "tasks").string()},
                 {"notices", header.notices}});
 
-  ConsoleStatus status(stdout, options.verbose);
+  Display display(options, plan, std::move(durations), std::move(events_fd), heartbeat);
+  Status& status = display.status();
   status.run_started(plan, header);
   ResourcePool pool = layout.make_pool();
   LocalExecutor executor(original_signal_mask());

@@ -15,6 +15,14 @@ namespace bm {
 enum class Phase { Setup, Warmup, Run, Teardown };
 std::string_view to_string(Phase phase);
 
+// Where a task's lifecycle stands: the phase of its current process, which one of how many
+// ("run 3 of 10"; for adaptive repetition the count is the most it may take).
+struct ProcessStep {
+  Phase phase = Phase::Run;
+  int index = 0;
+  int count = 0;
+};
+
 // One process of a task's lifecycle, as measured.
 struct RunRecord {
   Phase phase = Phase::Run;

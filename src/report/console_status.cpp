@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -11,6 +14,7 @@
 #include "util/duration.hpp"
 #include "util/strings.hpp"
 #include "util/console.hpp"
+#include "util/directory.hpp"
 
 namespace bm {
 
@@ -58,21 +62,72 @@ std::string headline(const TaskOutcome& outcome) {
   return fmt::format("{} {:.4g}{}{} ({})", metric, median, unit.empty() ? "" : " ", unit, runs);
 }
 
+// The last lines of a failed task's stderr.log, read through its folder without following a link
+// and never more than its last 4 KiB: what a person needs to see why it failed.
+std::vector<std::string> stderr_tail(const std::filesystem::path& dir, std::size_t lines) {
+  std::vector<std::string> tail;
+  try {
+    UniqueFd file = Directory::open(dir).open_file("stderr.log", O_RDONLY);
+    struct stat info {};
+    if (!file || ::fstat(file.get(), &info) != 0 || info.st_size <= 0) {
+      return tail;
+    }
+    std::size_t size = static_cast<std::size_t>(info.st_size);
+    std::size_t length = std::min<std::size_t>(size, 4096);
+    std::string text(length, '\0');
+    ssize_t got = ::pread(file.get(), text.data(), length, static_cast<off_t>(size - length));
+    if (got <= 0) {
+      return tail;
+    }
+    text.resize(static_cast<std::size_t>(got));
+    std::vector<std::string> all = split(text, '\n');
+    if (length < size && !all.empty()) {
+      all.erase(all.begin());  // the first line read is likely cut
+    }
+    while (!all.empty() && trim(all.back()).empty()) {
+      all.pop_back();
+    }
+    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+      tail.push_back(printable(all[i], 200));
+    }
+  } catch (const std::exception&) {
+    // no log, or one that is not a regular file: nothing to show
+  }
+  return tail;
+}
+
 } // namespace
+
+Colors Colors::of(bool color) {
+  if (!color) {
+    return {};
+  }
+  return {"\x1b[32m", "\x1b[1;31m", "\x1b[33m", "\x1b[1m", "\x1b[2m", "\x1b[0m"};
+}
+
+void ConsoleStatus::emit(std::string_view text) {
+  if (m_sink) {
+    m_sink(text);
+  } else {
+    console_write(m_out, text);
+    console_flush(m_out);
+  }
+}
 
 void ConsoleStatus::run_started(const Plan& plan, const RunHeader& header) {
   m_total = header.to_run;
   m_width = static_cast<int>(std::to_string(std::max<std::size_t>(m_total, 1)).size());
+  std::string text;
   for (const auto& notice : header.notices) {
-    say(m_out, "note: {}\n", notice);
+    text += fmt::format("note: {}\n", notice);
   }
   std::string selection;
   if (header.selected != header.planned) {
     selection = fmt::format(" ({} of {} selected by --filter)", header.selected, header.planned);
   }
   if (header.already_done > 0) {
-    say(m_out, "{}: {} task{} already done, skipped (use --force to run them again){}\n", plan.config().name,
-               header.already_done, header.already_done == 1 ? "" : "s", selection);
+    text += fmt::format("{}: {} task{} already done, skipped (use --force to run them again){}\n", plan.config().name,
+                        header.already_done, header.already_done == 1 ? "" : "s", selection);
     selection.clear();
   }
   std::string where = header.pinned ? fmt::format("core{} {}", header.cpus.size() == 1 ? "" : "s",
@@ -85,18 +140,17 @@ void ConsoleStatus::run_started(const Plan& plan, const RunHeader& header) {
     }
     where += fmt::format(", GPUs {}", fmt::join(gpus, ","));
   }
-  say(m_out, "Running {} task{} on {} slot{} ({}){} -> {}\n", header.to_run, header.to_run == 1 ? "" : "s",
-             header.slots, header.slots == 1 ? "" : "s", where, selection, header.out_dir.string());
-  console_flush(m_out);
+  text += fmt::format("Running {} task{} on {} slot{} ({}){} -> {}\n", header.to_run, header.to_run == 1 ? "" : "s",
+                      header.slots, header.slots == 1 ? "" : "s", where, selection, header.out_dir.string());
+  emit(text);
 }
 
 void ConsoleStatus::task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) {
-  if (!m_verbose) {
+  if (!m_options.verbose || m_options.quiet) {
     return;
   }
-  say(m_out, "  start {} (slot {}, cpus {}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
-             attempt > 1 ? fmt::format(", attempt {}", attempt) : "");
-  console_flush(m_out);
+  emit(fmt::format("  start {} (slot {}, cpus {}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
+                   attempt > 1 ? fmt::format(", attempt {}", attempt) : ""));
 }
 
 void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
@@ -104,11 +158,16 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
   if (!will_retry) {
     ++m_finished;
   }
+  Colors c = Colors::of(m_options.color);
   std::string counter = fmt::format("[{:>{}}/{}]", m_finished, m_width, m_total);
   std::string label = plan.label(outcome.task);
+  std::string text;
   switch (outcome.status) {
   case TaskStatus::Succeeded:
-    say(m_out, "{} ok    {}  {}\n", counter, label, headline(outcome));
+    if (m_options.quiet) {
+      return;
+    }
+    text = fmt::format("{} {}ok{}    {}  {}\n", counter, c.ok, c.reset, label, headline(outcome));
     break;
   case TaskStatus::Failed:
   {
@@ -119,46 +178,52 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
         logs.push_back((dir / name).string());
       }
     }
-    say(m_out, "{} {} {}  {}{}\n    {}\n", counter, will_retry ? "retry" : "FAIL ", label, outcome.reason,
-               will_retry ? fmt::format(" (attempt {} failed, retrying)", outcome.attempt) : "",
-               logs.empty() ? fmt::format("no output; folder: {}", dir.string())
-                            : fmt::format("logs: {}", join(logs, " ")));
+    text = fmt::format("{} {}{}{} {}  {}{}\n", counter, will_retry ? c.warn : c.fail, will_retry ? "retry" : "FAIL ",
+                       c.reset, label, outcome.reason,
+                       will_retry ? fmt::format(" (attempt {} failed, retrying)", outcome.attempt) : "");
+    for (const auto& line : stderr_tail(dir, 5)) {
+      text += fmt::format("    {}|{} {}\n", c.dim, c.reset, line);
+    }
+    text += fmt::format("    {}\n", logs.empty() ? fmt::format("no output; folder: {}", dir.string())
+                                                  : fmt::format("logs: {}", join(logs, " ")));
     break;
   }
   case TaskStatus::Interrupted:
-    say(m_out, "{} stop  {}  {}\n", counter, label, outcome.reason);
+    text = fmt::format("{} {}stop{}  {}  {}\n", counter, c.warn, c.reset, label, outcome.reason);
     break;
   }
   for (const auto& warning : outcome.warnings) {
-    say(m_out, "    warning: {}\n", warning);
+    text += fmt::format("    {}warning:{} {}\n", c.warn, c.reset, warning);
   }
-  console_flush(m_out);
+  emit(text);
 }
 
 void ConsoleStatus::interrupted(int signal, bool forced) {
   const char* name = sigabbrev_np(signal);
-  say(m_out, "\n{}: {}\n", name ? fmt::format("SIG{}", name) : std::to_string(signal),
-             forced ? "killing every running task now" : "stopping: no new tasks; running ones are being ended "
-                                                         "(interrupt again to kill them at once)");
-  console_flush(m_out);
+  emit(fmt::format("\n{}: {}\n", name ? fmt::format("SIG{}", name) : std::to_string(signal),
+                   forced ? "killing every running task now"
+                          : "stopping: no new tasks; running ones are being ended "
+                            "(interrupt again to kill them at once)"));
 }
 
 void ConsoleStatus::run_finished(const Plan& plan, const RunSummary& summary) {
-  say(m_out, "\n{}: {} succeeded, {} failed", plan.config().name, summary.completed, summary.failed);
+  Colors c = Colors::of(m_options.color);
+  std::string text = fmt::format("\n{}{}: {} succeeded, {}{} failed{}", c.bold, plan.config().name, summary.completed,
+                                 summary.failed > 0 ? c.fail : "", summary.failed, c.reset);
   if (summary.interrupted > 0 || summary.not_started > 0) {
-    say(m_out, ", {} interrupted, {} not started", summary.interrupted, summary.not_started);
+    text += fmt::format(", {} interrupted, {} not started", summary.interrupted, summary.not_started);
   }
   if (summary.skipped_done > 0) {
-    say(m_out, ", {} skipped (already done)", summary.skipped_done);
+    text += fmt::format(", {} skipped (already done)", summary.skipped_done);
   }
-  say(m_out, " in {}\n", format_seconds(summary.wall_seconds));
+  text += fmt::format(" in {}\n", format_seconds(summary.wall_seconds));
   if (!summary.failures.empty()) {
-    say(m_out, "Failed tasks (run the same command again to retry only these):\n");
+    text += "Failed tasks (run the same command again to retry only these):\n";
     for (const auto& failure : summary.failures) {
-      say(m_out, "  {}: {}\n    {}\n", plan.label(failure.task), failure.reason, failure.dir.string());
+      text += fmt::format("  {}: {}\n    {}\n", plan.label(failure.task), failure.reason, failure.dir.string());
     }
   }
-  console_flush(m_out);
+  emit(text);
 }
 
 } // namespace bm

@@ -470,7 +470,7 @@ ul.warnings li { color: #9a5b00; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f6f7; cursor: default; } table.tasks th { cursor: pointer; user-select: none; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict-regressed, .status-failed td:first-child, .status-timed-out td:first-child { color: #c0392b; font-weight: 600; }
 .verdict-improved { color: #1e8449; font-weight: 600; } .verdict-inconclusive { color: #b9770e; }
 .verdict-failed, .verdict-timed-out, .verdict-missing { color: #6c3483; font-weight: 600; }

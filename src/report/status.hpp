@@ -22,6 +22,9 @@ struct RunHeader {
   std::vector<int> gpus;
   std::filesystem::path out_dir;
   std::vector<std::string> notices;  // fallbacks and warnings, each said once
+  std::vector<std::string> slot_names;  // by Lease::slot
+  std::vector<std::size_t> tasks;    // the plan indices to run, in plan order
+  std::size_t failed_before = 0;     // of the tasks to run, those whose last attempt failed
 };
 
 struct FailedTask {
@@ -49,18 +52,68 @@ struct RunSummary {
   std::vector<FailedTask> failures;
 };
 
-// Progress goes through this interface, fed by the run's events; the scheduler and the pool
-// never print. Implementations: the console (streaming lines), later a live display and the
-// report writers; tests record the calls.
+// The run's events go through this interface as typed calls, from the run loop's thread; the
+// scheduler and the pool never print. Implementations: the console's lines (ConsoleStatus), the
+// live terminal display (LiveDisplay), the JSON-lines stream of `run --events` (EventStream), all
+// at once through StatusFanOut; tests record the calls.
 class Status {
 public:
   virtual ~Status() = default;
   virtual void run_started(const Plan& plan, const RunHeader& header) = 0;
   virtual void task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) = 0;
+  // A process of the task's lifecycle was started (`step` says which), and one ended.
+  virtual void process_started(const Plan& /*plan*/, std::size_t /*task*/, const ProcessStep& /*step*/) {}
+  virtual void process_ended(const Plan& /*plan*/, std::size_t /*task*/, const RunRecord& /*record*/) {}
   virtual void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                              bool will_retry) = 0;
   virtual void interrupted(int signal, bool forced) = 0;
   virtual void run_finished(const Plan& plan, const RunSummary& summary) = 0;
+};
+
+// Hands every event to each of several statuses, in order.
+class StatusFanOut final : public Status {
+public:
+  void add(Status& status) { m_statuses.push_back(&status); }
+
+  void run_started(const Plan& plan, const RunHeader& header) override {
+    for (Status* status : m_statuses) {
+      status->run_started(plan, header);
+    }
+  }
+  void task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) override {
+    for (Status* status : m_statuses) {
+      status->task_started(plan, task, lease, attempt);
+    }
+  }
+  void process_started(const Plan& plan, std::size_t task, const ProcessStep& step) override {
+    for (Status* status : m_statuses) {
+      status->process_started(plan, task, step);
+    }
+  }
+  void process_ended(const Plan& plan, std::size_t task, const RunRecord& record) override {
+    for (Status* status : m_statuses) {
+      status->process_ended(plan, task, record);
+    }
+  }
+  void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
+                     bool will_retry) override {
+    for (Status* status : m_statuses) {
+      status->task_finished(plan, outcome, dir, will_retry);
+    }
+  }
+  void interrupted(int signal, bool forced) override {
+    for (Status* status : m_statuses) {
+      status->interrupted(signal, forced);
+    }
+  }
+  void run_finished(const Plan& plan, const RunSummary& summary) override {
+    for (Status* status : m_statuses) {
+      status->run_finished(plan, summary);
+    }
+  }
+
+private:
+  std::vector<Status*> m_statuses;
 };
 
 } // namespace bm

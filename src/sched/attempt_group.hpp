@@ -30,6 +30,7 @@ public:
   std::vector<std::unique_ptr<TaskAttempt>> take_finished();
   bool empty() const;
   const Lease& lease() const { return m_lease; }
+  const TaskAttempt& attempt(std::size_t which) const { return *m_attempts[which]; }
   std::string task_id(std::size_t which) const { return m_attempts[which] ? m_attempts[which]->task_id() : ""; }
 
 private:

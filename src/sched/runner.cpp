@@ -171,9 +171,13 @@ void Runner::advance(std::unique_ptr<AttemptGroup> group) {
     return;
   }
   // Registered before the start, so the spawn listener can name the task.
+  const TaskAttempt& attempt = group->attempt(next->first);
+  std::size_t task = attempt.task();
+  ProcessStep step = attempt.running_step();
   m_running.emplace(token, Running{std::move(group), next->first});
   m_executor.start(next->second);
   ++m_summary.processes;
+  m_status.process_started(m_plan, task, step);
 }
 
 void Runner::on_process_ended(const ProcessResult& result) {
@@ -182,6 +186,8 @@ void Runner::on_process_ended(const ProcessResult& result) {
   Running running = std::move(found->second);
   m_running.erase(found);
   running.group->process_ended(running.attempt, result);
+  const TaskAttempt& attempt = running.group->attempt(running.attempt);
+  m_status.process_ended(m_plan, attempt.task(), attempt.last_run());
   if (m_interrupts > 0) {
     // The run is being interrupted: start nothing more for these tasks.
     running.group->stop();

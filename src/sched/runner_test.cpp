@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "config/loader.hpp"
@@ -64,6 +65,13 @@ private:
 class RecordingStatus final : public Status {
 public:
   std::vector<std::string> events;
+  std::vector<std::string> steps;  // "run 2/3 ended: succeeded"
+  void process_started(const Plan&, std::size_t, const ProcessStep& step) override {
+    steps.push_back(fmt::format("{} {}/{}", to_string(step.phase), step.index, step.count));
+  }
+  void process_ended(const Plan&, std::size_t, const RunRecord& record) override {
+    steps.back() += fmt::format(" ended: {}", record.outcome);
+  }
   void run_started(const Plan&, const RunHeader&) override { events.push_back("run-started"); }
   void task_started(const Plan& plan, std::size_t task, const Lease&, int attempt) override {
     events.push_back("start " + plan.label(task) + " #" + std::to_string(attempt));
@@ -130,6 +138,11 @@ TEST(Runner, RunsTheWholeLifecycleInOneSlotWithTheProtocolEnvironment) {
     EXPECT_EQ(spec.cpus, (std::vector<int>{3}));
   }
   EXPECT_EQ(phases, (std::vector<std::string>{"setup1", "warmup1", "warmup2", "run1", "run2", "run3", "teardown1"}));
+  // The status hears of every process: which step of how many, and how it ended.
+  EXPECT_EQ(f.status.steps, (std::vector<std::string>{"setup 1/1 ended: succeeded", "warmup 1/2 ended: succeeded",
+                                                      "warmup 2/2 ended: succeeded", "run 1/3 ended: succeeded",
+                                                      "run 2/3 ended: succeeded", "run 3/3 ended: succeeded",
+                                                      "teardown 1/1 ended: succeeded"}));
   const ProcessSpec& run = f.executor.started[3];
   EXPECT_EQ(run.argv, (std::vector<std::string>{"bench", "x", "gpu0", "3"}));
   EXPECT_EQ(env_value(run, "BENCHMATRIX_SLOT"), "gpu0");

@@ -201,6 +201,13 @@ void TaskAttempt::fail(const Step& step, const RunRecord& record) {
   }
 }
 
+ProcessStep TaskAttempt::running_step() const {
+  BM_ASSERT(m_running && m_next_step < m_steps.size());
+  const Step& step = m_steps[m_next_step];
+  int count = step.phase == Phase::Warmup ? m_settings.warmup : step.phase == Phase::Run ? m_settings.runs : 1;
+  return {step.phase, step.index, count};
+}
+
 void TaskAttempt::process_ended(const ProcessResult& result) {
   BM_ASSERT(m_running);
   m_running = false;

@@ -42,6 +42,10 @@ public:
   bool finished() const { return m_finished; }
   // The phase of the process next_process() would start; nullopt when the attempt is over.
   std::optional<Phase> next_phase() const;
+  // The step of the process next_process() started last (while it runs).
+  ProcessStep running_step() const;
+  // The record of the process that ended last.
+  const RunRecord& last_run() const { return m_outcome.runs.back(); }
   // Interleaving, for the record in result.json.
   void set_interleaving(std::uint64_t seed, std::vector<std::vector<std::string>> rounds);
   const Lease& lease() const { return m_lease; }

@@ -870,8 +870,15 @@ void Store::record(nlohmann::json event) {
   m_dirty = true;
 }
 
-std::vector<nlohmann::json> Store::processes_of_unfinished_run() const {
+std::vector<nlohmann::json> Store::processes_of_unfinished_run(std::unordered_map<std::string, double>* durations) const {
   std::vector<nlohmann::json> events = Journal::read(m_root / "journal.jsonl");
+  if (durations != nullptr) {
+    for (const auto& event : events) {
+      if (event.value("event", "") == "task-succeeded" && event.contains("wall_time") && event["wall_time"].is_number()) {
+        (*durations)[event.value("task_id", "")] = event["wall_time"].get<double>();
+      }
+    }
+  }
   std::size_t last_start = events.size();
   for (std::size_t i = events.size(); i-- > 0;) {
     const std::string event = events[i].value("event", "");

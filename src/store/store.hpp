@@ -101,8 +101,10 @@ public:
 
   // When the previous run did not finish (it was killed): its run-started event and the
   // process-started events of what it started, as journaled; empty otherwise. Read after
-  // open_for_run, before recording the new run.
-  std::vector<nlohmann::json> processes_of_unfinished_run() const;
+  // open_for_run, before recording the new run. With `durations`, the same read of the journal
+  // also gives how long each task id's last successful attempt took (for estimates of time left).
+  std::vector<nlohmann::json> processes_of_unfinished_run(
+      std::unordered_map<std::string, double>* durations = nullptr) const;
   std::filesystem::path run_dir() const { return m_root / "runs" / m_run_name; }
 
   // Makes everything written so far durable if the commit window has passed, in the background;
