@@ -10,7 +10,8 @@
 #   5. scale: planning / resume check / dry run of a 1,000,000-task config, memory per task,
 #      peak RSS of a real 100,000-task run;
 #   6. the price of each safety (cgroups, durability), derived from section 1;
-#   7. the statistics pass (`report`) over millions of samples, and how fast it stops on SIGINT.
+#   7. the statistics pass (`report`) over millions of samples, and how fast it stops on SIGINT;
+#   8. report.html of a 10,000-task matrix: how long it takes to write, and to open in Chromium.
 # Slot counts: 1, 2 and, on machines with more than 2 cores, nproc-1.
 # Section sizes (environment):
 #   BENCH_EFF_TASKS=200         tasks per slot count in section 3
@@ -21,6 +22,7 @@
 #   BENCH_SCALE_REPS=REPS       repetitions of each section-5 timing
 #   BENCH_RSS_TASKS=100000      tasks of the real run whose peak RSS is measured (1 repetition)
 #   BENCH_STATS_SHAPES='200x20000 4x1000000'  section 7: TASKSxSAMPLES results trees, each with a baseline
+#   BENCH_REPORT_AXIS=100       values per axis of the section-8 matrix (100 -> 10,000 tasks)
 #   BENCH_SKIP='2 5'            sections to skip (1 and 6 go together)
 #   BENCH_PEERS=0               section 1 without xargs, GNU parallel and make (comparing builds)
 #   BENCHMATRIX=path            the benchmatrix binary to measure (default: ./build/benchmatrix)
@@ -39,6 +41,7 @@ scale_filter=${BENCH_SCALE_FILTER:-a=0,b=?}
 scale_reps=${BENCH_SCALE_REPS:-$reps}
 rss_tasks=${BENCH_RSS_TASKS:-100000}
 stats_shapes=${BENCH_STATS_SHAPES:-200x20000 4x1000000}
+report_axis=${BENCH_REPORT_AXIS:-100}
 skip=" ${BENCH_SKIP:-} "
 bm=${BENCHMATRIX:-$PWD/build/benchmatrix}  # BENCHMATRIX=path: another build (an older commit, say)
 ncpu=$(nproc)
@@ -550,5 +553,74 @@ PY
     rm -rf "$work/stats" "$work/values.txt"
   done
   echo
+fi
+# ==== 8. report.html of a large matrix ====
+if ! skipped 8; then
+  rt=$(( report_axis * report_axis ))
+  echo "## 8. report.html of a $rt-task matrix"
+  echo
+  echo "A real run of $report_axis × $report_axis tasks (\`true\`, 3 runs each; axis a's first value the baseline, so" \
+    "$(( rt - report_axis )) comparisons), then \`benchmatrix report OUT --export-html\` (read the tree, the statistics," \
+    "the page) against \`--export-json\` alone (the same work but the page) and \`cp\` of the page (the disk's" \
+    "limit); then the page opened from disk in headless Chromium until every chart is drawn, against a page that only" \
+    "parses the same embedded data (the browser's floor). Medians of $reps repetitions."
+  echo
+  printf 'name: report\ncommand: ["true", "{a}", "{b}"]\nmatrix:\n  a: [%s]\n  b: [%s]\nrepeat: {runs: 3}\nanalysis: {baseline: {a: 0}}\n' \
+    "$(seq -s, 0 $(( report_axis - 1 )))" "$(seq -s, 0 $(( report_axis - 1 )))" >"$work/report.yaml"
+  log "report: running $rt tasks"
+  "$bm" run "$work/report.yaml" --out "$work/report" --durability off --isolation none --quiet --progress never \
+    >/dev/null 2>"$work/err.txt" || log "  run: $(tail -1 "$work/err.txt")"
+  hs=(); js=(); cs=()
+  for r in $(seq 1 "$reps"); do
+    start=$(now); "$bm" report "$work/report" --export-html "$work/page.html" >/dev/null 2>&1; end=$(now)
+    hs+=("$(echo "$end - $start" | bc -l)")
+    start=$(now); "$bm" report "$work/report" --export-json "$work/summary.json" >/dev/null 2>&1; end=$(now)
+    js+=("$(echo "$end - $start" | bc -l)")
+    start=$(now); cp "$work/page.html" "$work/copy.html"; sync "$work/copy.html"; end=$(now)
+    cs+=("$(echo "$end - $start" | bc -l)")
+  done
+  size=$(stat -c %s "$work/page.html")
+  # The floor: the same data island, parsed and nothing else.
+  python3 - "$work/page.html" "$work/floor.html" <<'PY'
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+data = re.search(r'<script type="application/json" id="bm-data">.*?</script>', page, re.S).group(0)
+open(sys.argv[2], "w", encoding="utf-8").write("<!DOCTYPE html><html><body>" + data +
+    "<script>JSON.parse(document.getElementById('bm-data').textContent);"
+    "document.body.dataset.readyAt = String(Math.round(performance.now())); document.body.dataset.ready = 'yes';</script></body></html>")
+PY
+  opens=$(/usr/bin/python3 - "$work/page.html" "$work/floor.html" "$reps" <<'PY' 2>"$work/open-err.txt" || echo "n/a n/a"
+import statistics, sys, tempfile
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1800",
+             "--disable-background-networking", "--user-data-dir=" + tempfile.mkdtemp()]:
+    options.add_argument(flag)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+result = []
+for page in sys.argv[1:3]:
+    times = []
+    for _ in range(int(sys.argv[3])):
+        driver.get("about:blank")
+        driver.get("file://" + page)
+        WebDriverWait(driver, 600).until(lambda d: d.execute_script("return document.body && document.body.dataset.ready") == "yes")
+        times.append(int(driver.execute_script("return document.body.dataset.readyAt")) / 1000)
+    result.append("%.2f" % statistics.median(times))
+driver.quit()
+print(" ".join(result))
+PY
+)
+  h=$(printf '%s\n' "${hs[@]}" | median)
+  j=$(printf '%s\n' "${js[@]}" | median)
+  c=$(printf '%s\n' "${cs[@]}" | median)
+  echo "| tasks | page MiB | write report.html s | write summary.json s | cp of the page s | open until drawn s | open: parse the data only s |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$rt" "$(fmt %.1f "$(awk -v s="$size" 'BEGIN {print s / 1048576}')")" \
+    "$(fmt %.2f "$h")" "$(fmt %.2f "$j")" "$(fmt %.3f "$c")" ${opens}
+  echo
+  rm -rf "$work/report" "$work"/*.html "$work/summary.json"
 fi
 log "done"

@@ -167,7 +167,7 @@ struct Config {
   // a list = only those (`env: clean` or `env_inherit: [...]`), for a reproducible environment.
   std::optional<std::vector<std::string>> env_inherit;
   std::string executor = "local";
-  std::vector<std::string> reports;
+  std::optional<std::vector<std::string>> reports;  // `report:`; absent: every report
   AnalysisSettings analysis;
   std::string text_hash;                    // hash of the config's bytes, for plan.json
 };

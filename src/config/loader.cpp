@@ -757,12 +757,13 @@ public:
         if (!value.IsSequence()) {
           expected(value, "report", "a list of formats (json, csv, markdown, html)");
         }
+        config.reports.emplace();
         for (const auto& item : value) {
           std::string format = scalar(item, "report");
           if (format != "json" && format != "csv" && format != "markdown" && format != "html") {
             expected(item, "report", "json, csv, markdown or html");
           }
-          config.reports.push_back(format);
+          config.reports->push_back(format);
         }
       } else if (field == "analysis") {
         config.analysis = analysis(value);

@@ -58,6 +58,10 @@ analysis: {baseline: {algo: std_sort}}
   EXPECT_EQ(config.include.size(), 1u);
   EXPECT_EQ(config.analysis.baseline_axis, "algo");
   EXPECT_EQ(config.analysis.baseline_value, "std_sort");
+  EXPECT_EQ(config.reports, (std::vector<std::string>{"json", "csv"}));
+  // Absent: every report; an empty list: none.
+  EXPECT_FALSE(parse_config("name: t\ncommand: [x]\n", "c").reports.has_value());
+  EXPECT_EQ(parse_config("name: t\ncommand: [x]\nreport: []\n", "c").reports, std::vector<std::string>{});
 }
 
 TEST(Loader, AcceptsJson) {

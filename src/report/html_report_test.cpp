@@ -147,9 +147,12 @@ TEST(HtmlReport, RawSamplesStayWithinTheBudgetComparedTasksFirst) {
 }
 
 TEST(HtmlReport, ReportNamesChooseTheFiles) {
-  ReportOutputs all = ReportOutputs::from_names({});
+  ReportOutputs all = ReportOutputs::from_names(std::nullopt);
   EXPECT_TRUE(all.json && all.csv && all.markdown && all.html);
-  ReportOutputs some = ReportOutputs::from_names({"json", "html"});
+  ReportOutputs none = ReportOutputs::from_names(std::vector<std::string>{});
+  EXPECT_FALSE(none.json || none.csv || none.markdown || none.html);
+  EXPECT_EQ(none.describe(), "no report");
+  ReportOutputs some = ReportOutputs::from_names(std::vector<std::string>{"json", "html"});
   EXPECT_TRUE(some.json && some.html);
   EXPECT_FALSE(some.csv || some.markdown);
   EXPECT_EQ(some.describe(), "summary.json and report.html");

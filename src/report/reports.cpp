@@ -359,13 +359,13 @@ std::string verdict_rule_text(const Analysis& analysis) {
   return rule_text(analysis, family_confidence_of(analysis));
 }
 
-ReportOutputs ReportOutputs::from_names(const std::vector<std::string>& names) {
-  if (names.empty()) {
+ReportOutputs ReportOutputs::from_names(const std::optional<std::vector<std::string>>& names) {
+  if (!names) {
     return {};
   }
   ReportOutputs outputs;
   outputs.json = outputs.csv = outputs.markdown = outputs.html = false;
-  for (const auto& name : names) {
+  for (const auto& name : *names) {
     outputs.json = outputs.json || name == "json";
     outputs.csv = outputs.csv || name == "csv";
     outputs.markdown = outputs.markdown || name == "markdown";

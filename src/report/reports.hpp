@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -45,8 +46,8 @@ struct ReportOutputs {
   bool html = true;
   HtmlOptions html_options;
 
-  // From format names already validated by the config loader; an empty list means all four.
-  static ReportOutputs from_names(const std::vector<std::string>& names);
+  // From format names already validated by the config loader; none given means all four.
+  static ReportOutputs from_names(const std::optional<std::vector<std::string>>& names);
   // "summary.json, samples.csv, comparison_table.md and report.html": what a message names.
   std::string describe() const;
 };

@@ -54,6 +54,13 @@ def results():
                          cwd=work, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, f"one variant fails, so the run exits 1; got {run.returncode}\n{run.stdout}\n{run.stderr}"
     assert (work / "out" / "report.html").is_file(), run.stdout
+    # Monitor data as a task folder may hold it: the report draws its timelines.
+    base = next((work / "out" / "tasks").glob("base/10"))
+    rows = ["time,cpu_percent,rss_bytes,gpu0_util_percent"]
+    rows += [f"{1.7e9 + i * 0.1:.1f},{50 + i % 7},{1e8 + i * 1e5:.0f},{i % 100}" for i in range(40)]
+    (base / "monitor.csv").write_text("\n".join(rows) + "\n")
+    again = subprocess.run([binary, "report", str(work / "out")], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
     yield work / "out"
     shutil.rmtree(work, ignore_errors=True)
 
@@ -81,3 +88,18 @@ def driver():
     """})
     yield browser
     browser.quit()
+
+
+def screenshot(driver, name):
+    """The whole page as it is now, in the output folder."""
+    height = driver.execute_script("return document.body ? document.body.scrollHeight : 800")
+    driver.set_window_size(1280, min(max(height, 800), 12000))
+    driver.save_screenshot(str(output_dir() / f"{name}.png"))
+    driver.set_window_size(1280, 1800)
+
+
+@pytest.fixture(autouse=True)
+def screenshot_after(request, driver):
+    """Every test leaves a screenshot of where its page ended, for people to look at."""
+    yield
+    screenshot(driver, request.node.name)

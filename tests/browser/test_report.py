@@ -3,14 +3,15 @@ violation and no network request; the pivot control changes the chart and keeps 
 URL; values from the results show as text and run nothing; failures link to their logs. Each test
 saves a screenshot."""
 import json
+import os
 import pathlib
+import subprocess
 import urllib.parse
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import IMG, SCRIPT, output_dir
+from conftest import IMG, SCRIPT, screenshot
 
 
 def open_report(driver, path, fragment=""):
@@ -22,13 +23,6 @@ def open_report(driver, path, fragment=""):
 
 def wait_rendered(driver):
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.body.dataset.rendered") == "yes")
-
-
-def screenshot(driver, name):
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 800), 12000))
-    driver.save_screenshot(str(output_dir() / f"{name}.png"))
-    driver.set_window_size(1280, 1800)
 
 
 def problems(driver):
@@ -55,7 +49,6 @@ def svg_count(driver, selector):
 
 def test_renders_offline_without_errors(driver, results):
     open_report(driver, results / "report.html")
-    screenshot(driver, "report")
     for section in ["#forest", "#timeline", "#detail", "#pivot-chart", "#heatmap"]:
         assert svg_count(driver, section) >= 1, f"no chart drawn in {section}"
     # The forest plot has a row per measured comparison: 2 variants x 3 sizes.
@@ -123,7 +116,6 @@ def test_values_from_results_are_text(driver, results):
     assert IMG in cells and SCRIPT in cells
     errors, violations, requests = problems(driver)
     assert (errors, violations, requests) == ([], [], [])
-    screenshot(driver, "hostile-values")
 
 
 def test_failures_link_to_their_logs(driver, results):
@@ -150,7 +142,6 @@ def test_task_table_sorts(driver, results):
         if cells[3].text:
             medians.append(float(cells[3].text))
     assert len(medians) == 9 and medians == sorted(medians), medians
-    screenshot(driver, "sorted-table")
 
 
 def test_every_chart_can_be_saved(driver, results):
@@ -162,9 +153,17 @@ def test_every_chart_can_be_saved(driver, results):
         assert "Save as SVG" in actions and "Save as PNG" in actions
 
 
+def test_monitor_timelines(driver, results):
+    open_report(driver, results / "report.html")
+    assert svg_count(driver, "#monitor") >= 1
+    monitor = driver.find_element(By.ID, "monitor").get_attribute("innerHTML")
+    for series in ["cpu_percent", "rss_bytes", "gpu0_util_percent"]:
+        assert series in monitor, series
+    errors, violations, requests = problems(driver)
+    assert (errors, violations, requests) == ([], [], [])
+
+
 def test_exported_file_elsewhere_keeps_links(driver, results, tmp_path):
-    import os
-    import subprocess
     page = tmp_path / "elsewhere" / "page.html"
     page.parent.mkdir()
     run = subprocess.run([os.environ["BENCHMATRIX"], "report", str(results), "--export-html", str(page)],

@@ -18,6 +18,11 @@ export const VERDICT_COLORS = {
 };
 
 const WIDTH = 560;
+// Large matrices stay usable: at most this many rows in the forest plot (the comparisons come
+// regressions first, as in the verdict table, which lists them all) and points in the whole
+// run's timeline (thinned evenly beyond it).
+export const FOREST_MAX = 300;
+export const TIMELINE_MAX = 5000;
 
 export function axisField(index) {
   return `a${index}`;
@@ -185,7 +190,7 @@ export function heatmapSpec(data, state) {
 // The forest plot: one row per measured comparison, the ratio and its interval on a log axis
 // centred on 1, the noise band [1/(1+t), 1+t] shaded, coloured by verdict.
 export function forestSpec(data) {
-  const rows = data.comparisons.filter((c) => c.ratio !== undefined).map((c, i) => ({ ...c, order: i }));
+  const rows = data.comparisons.filter((c) => c.ratio !== undefined).slice(0, FOREST_MAX).map((c, i) => ({ ...c, order: i }));
   if (!rows.length) return null;
   const t = data.analysis.threshold;
   let lo = Math.min(1 / (1 + t), ...rows.map((r) => r.lo ?? r.ratio));
@@ -272,6 +277,10 @@ export function sequenceSpec(data, tasks, metric, { normalize = false, colorBy =
       if (stats) medians.set(data.tasks[t].label, stats.median);
     }
     rows = rows.filter((r) => medians.get(r.task) > 0).map((r) => ({ ...r, value: r.value / medians.get(r.task) }));
+    if (rows.length > TIMELINE_MAX) {
+      const step = rows.length / TIMELINE_MAX;
+      rows = Array.from({ length: TIMELINE_MAX }, (_, i) => rows[Math.floor(i * step)]);
+    }
   }
   const colorTitle = { slot: 'slot', cpus: 'cores', gpus: 'GPUs', task: 'task' }[colorBy] || colorBy;
   return {

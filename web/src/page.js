@@ -6,7 +6,7 @@
 import embed from 'vega-embed';
 import { expressionInterpreter } from 'vega-interpreter';
 import {
-  axisField, defaultState, distributionSpec, forestSpec, heatmapSpec, monitorSpec, pivotRows, pivotSpec, sequenceSpec,
+  FOREST_MAX, TIMELINE_MAX, defaultState, distributionSpec, forestSpec, heatmapSpec, monitorSpec, pivotRows, pivotSpec, sequenceSpec,
 } from './charts.js';
 
 const data = JSON.parse(document.getElementById('bm-data').textContent);
@@ -308,16 +308,27 @@ function render() {
 async function start() {
   const once = [];
   const forest = document.getElementById('forest');
-  if (forest) once.push(draw(forest, forestSpec(data), 'forest'));
+  if (forest) {
+    once.push(draw(forest, forestSpec(data), 'forest'));
+    const measured = data.comparisons.filter((c) => c.ratio !== undefined).length;
+    if (measured > FOREST_MAX) {
+      forest.after(el('p', { class: 'note', text: `The first ${FOREST_MAX} of ${measured} measured comparisons, in the verdict table's order; the table lists them all.` }));
+    }
+  }
   const timeline = document.getElementById('timeline');
   if (timeline) {
     const sampled = data.tasks.map((_, i) => i).filter((i) => data.tasks[i].sampled);
     once.push(draw(timeline, sequenceSpec(data, sampled, data.metric, { normalize: true }), 'timeline'));
+    const points = data.samples.metric.filter((m) => m === 0).length;
+    if (points > TIMELINE_MAX) {
+      timeline.after(el('p', { class: 'note', text: `${TIMELINE_MAX} of ${points} samples, evenly thinned.` }));
+    }
   }
   const monitor = document.getElementById('monitor');
   if (monitor) once.push(draw(monitor, monitorSpec(data), 'monitor'));
   render();
   await Promise.all([...once, drawn]);
+  document.body.dataset.readyAt = String(Math.round(performance.now()));
   document.body.dataset.ready = 'yes';
 }
 
