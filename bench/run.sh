@@ -597,7 +597,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
 for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1800",
-             "--disable-background-networking", "--user-data-dir=" + tempfile.mkdtemp()]:
+             "--disable-background-networking", "--remote-debugging-pipe", "--user-data-dir=" + tempfile.mkdtemp()]:
     options.add_argument(flag)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 result = []
