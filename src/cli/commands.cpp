@@ -21,6 +21,7 @@
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
 #include "resources/pool.hpp"
+#include "resources/nvml.hpp"
 #include "resources/topology.hpp"
 #include "sched/runner.hpp"
 #include "store/machine.hpp"
@@ -136,7 +137,19 @@ int topology_command(const TopologyOptions& options) {
   PoolLayout layout = plan_pool(topology, resources);
   say(stdout, "A run with these options would use {} slot{} on cpus {}\n", layout.slot_names.size(),
              layout.slot_names.size() == 1 ? "" : "s", format_cpu_list(layout.cpus));
-  say(stdout, "GPUs: none discovered (list them with --gpus or resources.gpus)\n");
+  GpuDiscovery discovery = discover_gpus();
+  if (!discovery.available) {
+    say(stdout, "GPUs: none discovered: {}. GPUs listed with --gpus or resources.gpus are used as given, unchecked\n",
+        discovery.why);
+    return k_exit_ok;
+  }
+  say(stdout, "GPUs (NVML, driver {}): {}\n", discovery.driver, discovery.gpus.empty() ? "none" : std::to_string(discovery.gpus.size()));
+  for (const auto& gpu : discovery.gpus) {
+    say(stdout, "  gpu {:>2}  {}  {}  {:.1f} GiB  bus {}  near cpus {}  {}\n", gpu.index, gpu.name.empty() ? "?" : gpu.name,
+        gpu.uuid.empty() ? "?" : gpu.uuid, static_cast<double>(gpu.memory_total) / (1ULL << 30),
+        gpu.bus_id.empty() ? "?" : gpu.bus_id, gpu.cpus.empty() ? "unknown" : format_cpu_list(gpu.cpus),
+        gpu.healthy() ? "healthy" : "UNHEALTHY: " + gpu.health);
+  }
   return k_exit_ok;
 }
 

@@ -28,6 +28,7 @@
 #include "report/reports.hpp"
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
+#include "resources/nvml.hpp"
 #include "resources/pool.hpp"
 #include "resources/topology.hpp"
 #include "sched/runner.hpp"
@@ -316,7 +317,28 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   }
   std::vector<std::size_t> selected = select_tasks(plan, options.filter);
   Topology topology = detect_topology();
-  PoolLayout layout = plan_pool(topology, resource_options(plan, options));
+  ResourceOptions resources = resource_options(plan, options);
+  // GPUs asked for must exist; without NVML the listed ids are trusted, and that is said once.
+  GpuDiscovery gpus = discover_gpus();
+  check_requested_gpus(resources.gpus, gpus, options.gpus ? "--gpus" : "resources.gpus");
+  // An unhealthy GPU gets no work: it leaves the pool before the run, with its reason.
+  std::vector<std::string> gpu_notices;
+  if (gpus.available && !resources.gpus.empty()) {
+    std::vector<int> healthy;
+    for (int id : resources.gpus) {
+      auto gpu = std::find_if(gpus.gpus.begin(), gpus.gpus.end(), [&](const GpuInfo& info) { return info.index == id; });
+      if (gpu->healthy()) {
+        healthy.push_back(id);
+      } else {
+        gpu_notices.push_back(fmt::format("GPU {} ({}) gets no work: {}", id, gpu->uuid, gpu->health));
+      }
+    }
+    if (healthy.empty()) {
+      throw UserError(fmt::format("no GPU left to run on: {}", join(gpu_notices, "; ")));
+    }
+    resources.gpus = healthy;
+  }
+  PoolLayout layout = plan_pool(topology, resources);
   Store store(default_out(config, options.out));
   store.check_structure();
   // OUT belongs to the config that made it (by its name): another config's tasks would replace
@@ -376,6 +398,19 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   context["cpus_used"] = layout.cpus;
   context["pinned"] = layout.pinned;
   context["gpus_used"] = layout.gpus;
+  if (gpus.available) {
+    nlohmann::json models = nlohmann::json::array();
+    for (const auto& gpu : gpus.gpus) {
+      if (std::find(layout.gpus.begin(), layout.gpus.end(), gpu.index) != layout.gpus.end()) {
+        models.push_back({{"index", gpu.index}, {"name", gpu.name}, {"uuid", gpu.uuid}, {"bus_id", gpu.bus_id},
+                          {"memory_bytes", gpu.memory_total}});
+      }
+    }
+    context["gpu_driver"] = gpus.driver;
+    if (!models.empty()) {
+      context["gpus"] = models;
+    }
+  }
   store.set_durable(options.durability != "off");
   store.open_for_run(plan, context);
   // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
@@ -402,6 +437,10 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   header.notices.insert(header.notices.end(), layout.warnings.begin(), layout.warnings.end());
   for (std::string& notice : plan.comparison_notices()) {
     header.notices.push_back(std::move(notice));
+  }
+  header.notices.insert(header.notices.end(), gpu_notices.begin(), gpu_notices.end());
+  if (!layout.gpus.empty() && !gpus.available) {
+    header.notices.push_back(fmt::format("GPUs {} are used as listed, unchecked: {}", format_cpu_list(layout.gpus), gpus.why));
   }
   if (!isolation_notice.empty()) {
     header.notices.push_back(isolation_notice);

@@ -59,6 +59,8 @@ TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease 
   set_variable(m_base_env, "BENCHMATRIX_RESULT_DIR", runtime.result_dir);
   set_variable(m_base_env, "BENCHMATRIX_RESULT_FILE", (m_folder.path / "metrics.jsonl").string());
   if (!m_lease.gpus.empty()) {
+    // NVML numbers GPUs in PCI bus order, CUDA by default fastest first: the same order for both.
+    set_variable(m_base_env, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     set_variable(m_base_env, "CUDA_VISIBLE_DEVICES", runtime.gpus);
   }
 
