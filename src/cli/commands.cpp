@@ -135,8 +135,8 @@ int topology_command(const TopologyOptions& options) {
              resources.reserve_core0 ? ", core 0 left to the system" : "",
              usable.empty() ? "none" : format_cpu_list(usable));
   PoolLayout layout = plan_pool(topology, resources);
-  say(stdout, "A run with these options would use {} slot{} on cpus {}\n", layout.slot_names.size(),
-             layout.slot_names.size() == 1 ? "" : "s", format_cpu_list(layout.cpus));
+  say(stdout, "A run with these options would use {} slot{} on cpus {}\n", layout.all_slot_names().size(),
+             layout.all_slot_names().size() == 1 ? "" : "s", format_cpu_list(layout.all_cpus()));
   GpuDiscovery discovery = discover_gpus();
   if (!discovery.available) {
     say(stdout, "GPUs: none discovered: {}. GPUs listed with --gpus or resources.gpus are used as given, unchecked\n",

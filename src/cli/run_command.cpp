@@ -91,8 +91,15 @@ ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
   resources.slot_names = config.parallel_names;
   resources.gpus = options.gpus ? parse_gpu_list(*options.gpus) : config.resources.gpus;
   resources.per_gpu = options.per_gpu.value_or(config.resources.per_gpu);
+  resources.max_concurrent = options.per_gpu ? std::nullopt : config.resources.max_concurrent;
+  resources.cpu_tasks = false;
   for (std::size_t task = 0; task < plan.size(); ++task) {
     ResolvedSettings settings = plan.settings(task);
+    if (settings.gpus == 0) {
+      resources.cpu_tasks = true;
+    } else {
+      resources.max_gpu_task_cpus = std::max(resources.max_gpu_task_cpus, settings.cpus);
+    }
     if (settings.cpus > resources.max_task_cpus) {
       resources.max_task_cpus = settings.cpus;
       resources.cpus_location = settings.cpus_location;
@@ -132,8 +139,8 @@ nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSumma
                          {"attempts", summary.attempts},
                          {"processes", summary.processes},
                          {"interrupted", summary.was_interrupted},
-                         {"slots", layout.slot_names.size()},
-                         {"cpus", layout.cpus},
+                         {"slots", layout.all_slot_names().size()},
+                         {"cpus", layout.all_cpus()},
                          {"pinned", layout.pinned},
                          {"gpus", layout.gpus},
                          {"failures", failures},
@@ -147,8 +154,8 @@ nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSumma
 void print_dry_run(const Plan& plan, const std::vector<std::size_t>& tasks, const Store& store,
                    const PoolLayout& layout) {
   say(stdout, "Dry run: {} task{} would run on {} slot{} (cpus {}{}) -> {}\n", tasks.size(),
-             tasks.size() == 1 ? "" : "s", layout.slot_names.size(), layout.slot_names.size() == 1 ? "" : "s",
-             format_cpu_list(layout.cpus), layout.pinned ? "" : ", unpinned", store.root().string());
+             tasks.size() == 1 ? "" : "s", layout.all_slot_names().size(), layout.all_slot_names().size() == 1 ? "" : "s",
+             format_cpu_list(layout.all_cpus()), layout.pinned ? "" : ", unpinned", store.root().string());
   for (std::size_t task : tasks) {
     nlohmann::json spec = task_spec_json(plan, task);
     // As a command line that runs the same thing when pasted into a shell.
@@ -202,7 +209,7 @@ void keep_off_task_cpus(const PoolLayout& layout) {
   if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
     return;
   }
-  for (int cpu : layout.cpus) {
+  for (int cpu : layout.all_cpus()) {
     if (cpu >= 0 && cpu < CPU_SETSIZE) {
       CPU_CLR(cpu, &allowed);
     }
@@ -321,6 +328,10 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   // GPUs asked for must exist; without NVML the listed ids are trusted, and that is said once.
   GpuDiscovery gpus = discover_gpus();
   check_requested_gpus(resources.gpus, gpus, options.gpus ? "--gpus" : "resources.gpus");
+  for (int id : resources.gpus) {
+    auto gpu = std::find_if(gpus.gpus.begin(), gpus.gpus.end(), [&](const GpuInfo& info) { return info.index == id; });
+    resources.gpu_cpus.push_back(gpu == gpus.gpus.end() ? std::vector<int>{} : gpu->cpus);
+  }
   // An unhealthy GPU gets no work: it leaves the pool before the run, with its reason.
   std::vector<std::string> gpu_notices;
   if (gpus.available && !resources.gpus.empty()) {
@@ -336,7 +347,13 @@ int run_plan(const Plan& plan, const RunOptions& options) {
     if (healthy.empty()) {
       throw UserError(fmt::format("no GPU left to run on: {}", join(gpu_notices, "; ")));
     }
+    std::vector<std::vector<int>> healthy_cpus;
+    for (int id : healthy) {
+      auto at = std::find(resources.gpus.begin(), resources.gpus.end(), id);
+      healthy_cpus.push_back(resources.gpu_cpus[static_cast<std::size_t>(at - resources.gpus.begin())]);
+    }
     resources.gpus = healthy;
+    resources.gpu_cpus = healthy_cpus;
   }
   PoolLayout layout = plan_pool(topology, resources);
   Store store(default_out(config, options.out));
@@ -395,7 +412,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   // Everything was validated above; from here on the run writes to OUT.
   keep_off_task_cpus(layout);
   nlohmann::json context = machine_context(topology);
-  context["cpus_used"] = layout.cpus;
+  context["cpus_used"] = layout.all_cpus();
   context["pinned"] = layout.pinned;
   context["gpus_used"] = layout.gpus;
   if (gpus.available) {
@@ -423,12 +440,12 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   header.selected = selected.size();
   header.to_run = to_run.size();
   header.already_done = already_done;
-  header.slots = layout.slot_names.size();
-  header.cpus = layout.cpus;
+  header.slots = layout.all_slot_names().size();
+  header.cpus = layout.all_cpus();
   header.pinned = layout.pinned;
   header.gpus = layout.gpus;
   header.out_dir = store.root();
-  header.slot_names = layout.slot_names;
+  header.slot_names = layout.all_slot_names();
   header.tasks = to_run;
   if (topology.source != "hwloc") {
     header.notices.push_back(fmt::format("hwloc unavailable ({}); topology read from sysfs",

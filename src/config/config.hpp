@@ -117,8 +117,10 @@ struct ResourceSettings {
   SourceLocation cores_location;            // where they are listed, for errors
   bool reserve_core0 = true;
   std::optional<int> jobs;                  // slots; nullopt = 1 (or --parallel)
-  std::vector<int> gpus;                    // listed GPU ids (discovery comes with the GPU issue)
+  std::vector<int> gpus;                    // listed GPU ids (checked against NVML when it answers)
   int per_gpu = 1;
+  std::optional<int> max_concurrent;        // GPU tasks at once, spread over the GPUs (seed 004)
+  SourceLocation max_concurrent_location;
 };
 
 // How results are analysed (config `analysis:`); `benchmatrix report` reads it back from plan.json.

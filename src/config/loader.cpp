@@ -619,7 +619,7 @@ public:
 
   void resources(const YAML::Node& node, ResourceSettings& settings) const {
     for (const auto& [key, value] :
-         entries(node, "resources", {"cores", "reserve_core0", "jobs", "gpus", "per_gpu"})) {
+         entries(node, "resources", {"cores", "reserve_core0", "jobs", "gpus", "per_gpu", "max_concurrent"})) {
       const std::string& name = key.Scalar();
       std::string what = "resources." + name;
       if (name == "cores") {
@@ -640,6 +640,9 @@ public:
         for (const auto& item : value) {
           settings.gpus.push_back(static_cast<int>(integer(item, what, 0, 255)));
         }
+      } else if (name == "max_concurrent") {
+        settings.max_concurrent = static_cast<int>(integer(value, what, 1, 4096));
+        settings.max_concurrent_location = where(value);
       } else {
         settings.per_gpu = static_cast<int>(integer(value, what, 1, 64));
       }

@@ -59,6 +59,9 @@ analysis: {baseline: {algo: std_sort}}
   EXPECT_EQ(config.analysis.baseline_axis, "algo");
   EXPECT_EQ(config.analysis.baseline_value, "std_sort");
   EXPECT_EQ(config.reports, (std::vector<std::string>{"json", "csv"}));
+  EXPECT_EQ(parse_config("name: t\ncommand: [x]\nresources: {gpus: [0, 1], max_concurrent: 4}\n", "c")
+                .resources.max_concurrent,
+            4);
   // Absent: every report; an empty list: none.
   EXPECT_FALSE(parse_config("name: t\ncommand: [x]\n", "c").reports.has_value());
   EXPECT_EQ(parse_config("name: t\ncommand: [x]\nreport: []\n", "c").reports, std::vector<std::string>{});

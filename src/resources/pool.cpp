@@ -22,11 +22,36 @@ UserError located(const SourceLocation& where, const std::string& message) {
 
 ResourcePool::ResourcePool(std::vector<std::string> slot_names, std::vector<int> cpus, bool pinned,
                            std::vector<int> gpus, int per_gpu)
-    : m_slot_names(std::move(slot_names)), m_slot_busy(m_slot_names.size(), false), m_cpus(std::move(cpus)),
-      m_cpu_busy(m_cpus.size(), false), m_pinned(pinned), m_gpus(std::move(gpus)), m_gpu_load(m_gpus.size(), 0),
-      m_per_gpu(per_gpu) {
+    : m_slot_names(std::move(slot_names)), m_cpu_slots(m_slot_names.size()), m_slot_busy(m_slot_names.size(), false),
+      m_cpus(std::move(cpus)), m_cpu_busy(m_cpus.size(), false), m_pinned(pinned), m_gpus(std::move(gpus)),
+      m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false), m_per_gpu(per_gpu) {
   BM_ASSERT(!m_slot_names.empty());
   BM_ASSERT(m_per_gpu >= 1);
+}
+
+ResourcePool::ResourcePool(const PoolLayout& layout)
+    : m_slot_names(layout.all_slot_names()), m_cpu_slots(layout.slot_names.size()),
+      m_slot_busy(m_slot_names.size(), false), m_cpus(layout.cpus), m_cpu_busy(m_cpus.size(), false),
+      m_pinned(layout.pinned), m_gpus(layout.gpus), m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false),
+      m_per_gpu(layout.per_gpu),
+      m_gpu_cpus(layout.gpu_cpus), m_gpu_task_cpus(layout.gpu_task_cpus), m_cpu_use(m_gpu_task_cpus.size(), 0) {
+  BM_ASSERT(!m_slot_names.empty());
+  BM_ASSERT(m_per_gpu >= 1);
+  BM_ASSERT(m_gpu_cpus.empty() || m_gpu_cpus.size() == m_gpus.size());
+}
+
+std::vector<std::string> PoolLayout::all_slot_names() const {
+  std::vector<std::string> names = slot_names;
+  names.insert(names.end(), gpu_slot_names.begin(), gpu_slot_names.end());
+  return names;
+}
+
+std::vector<int> PoolLayout::all_cpus() const {
+  std::vector<int> all = cpus;
+  all.insert(all.end(), gpu_task_cpus.begin(), gpu_task_cpus.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
 }
 
 std::size_t ResourcePool::free_slot_count() const {
@@ -34,15 +59,89 @@ std::size_t ResourcePool::free_slot_count() const {
 }
 
 bool ResourcePool::can_ever_fit(const ResourceRequest& request) const {
+  if (request.gpus > 0 && m_slot_names.size() > m_cpu_slots) {
+    return static_cast<size_t>(request.gpus) <= m_gpus.size();  // its CPUs may be shared
+  }
   if (m_pinned && static_cast<size_t>(request.cpus) > m_cpus.size()) {
     return false;
   }
   return static_cast<size_t>(request.gpus) <= m_gpus.size();
 }
 
-std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
-  auto slot = std::find(m_slot_busy.begin(), m_slot_busy.end(), false);
+std::vector<int> ResourcePool::pick_gpus(int count) const {
+  // Least-loaded GPUs first (ties: lowest index): spreads tasks before doubling up.
+  std::vector<int> order(m_gpus.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return m_gpu_load[static_cast<size_t>(a)] < m_gpu_load[static_cast<size_t>(b)];
+  });
+  // One GPU is shared up to the depth; several are taken whole: idle ones, kept from others.
+  std::vector<int> picked;
+  for (int index : order) {
+    auto i = static_cast<size_t>(index);
+    bool room = count > 1 ? m_gpu_load[i] == 0 : (m_gpu_load[i] < m_per_gpu && !m_gpu_whole[i]);
+    if (static_cast<int>(picked.size()) < count && room) {
+      picked.push_back(index);
+    }
+  }
+  return picked;
+}
+
+std::optional<Lease> ResourcePool::acquire_gpu_slot(const ResourceRequest& request) {
+  auto slot = std::find(m_slot_busy.begin() + static_cast<long>(m_cpu_slots), m_slot_busy.end(), false);
   if (slot == m_slot_busy.end()) {
+    return std::nullopt;
+  }
+  std::vector<int> gpus = pick_gpus(request.gpus);
+  if (static_cast<int>(gpus.size()) < request.gpus) {
+    return std::nullopt;
+  }
+  Lease lease;
+  lease.slot = static_cast<int>(slot - m_slot_busy.begin());
+  // CPUs: those nearest its GPUs first, the least used by other GPU tasks first; shared when there
+  // are fewer than the tasks (a GPU task mostly waits on its GPU).
+  std::vector<int> candidates;
+  for (int gpu : gpus) {
+    if (!m_gpu_cpus.empty()) {
+      candidates.insert(candidates.end(), m_gpu_cpus[static_cast<size_t>(gpu)].begin(),
+                        m_gpu_cpus[static_cast<size_t>(gpu)].end());
+    }
+  }
+  if (candidates.empty()) {
+    candidates = m_gpu_task_cpus;
+  }
+  std::vector<size_t> positions;
+  for (int cpu : candidates) {
+    auto at = std::find(m_gpu_task_cpus.begin(), m_gpu_task_cpus.end(), cpu);
+    size_t position = static_cast<size_t>(at - m_gpu_task_cpus.begin());
+    if (at != m_gpu_task_cpus.end() && std::find(positions.begin(), positions.end(), position) == positions.end()) {
+      positions.push_back(position);
+    }
+  }
+  std::stable_sort(positions.begin(), positions.end(), [&](size_t a, size_t b) { return m_cpu_use[a] < m_cpu_use[b]; });
+  positions.resize(std::min(positions.size(), static_cast<size_t>(std::max(request.cpus, 1))));
+  for (size_t position : positions) {
+    ++m_cpu_use[position];
+    lease.cpus.push_back(m_gpu_task_cpus[position]);
+  }
+  std::sort(lease.cpus.begin(), lease.cpus.end());
+  *slot = true;
+  for (int index : gpus) {
+    ++m_gpu_load[static_cast<size_t>(index)];
+    m_gpu_whole[static_cast<size_t>(index)] = gpus.size() > 1;
+    lease.gpus.push_back(m_gpus[static_cast<size_t>(index)]);
+  }
+  std::sort(lease.gpus.begin(), lease.gpus.end());
+  return lease;
+}
+
+std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
+  if (request.gpus > 0 && m_slot_names.size() > m_cpu_slots) {
+    return acquire_gpu_slot(request);
+  }
+  auto cpu_slots_end = m_slot_busy.begin() + static_cast<long>(m_cpu_slots);
+  auto slot = std::find(m_slot_busy.begin(), cpu_slots_end, false);
+  if (slot == cpu_slots_end) {
     return std::nullopt;
   }
   Lease lease;
@@ -59,15 +158,7 @@ std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
     }
   }
   if (request.gpus > 0) {
-    // Least-loaded GPUs first (ties: lowest index): spreads tasks before doubling up.
-    std::vector<size_t> order(m_gpus.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return m_gpu_load[a] < m_gpu_load[b]; });
-    for (size_t index : order) {
-      if (lease.gpus.size() < static_cast<size_t>(request.gpus) && m_gpu_load[index] < m_per_gpu) {
-        lease.gpus.push_back(static_cast<int>(index));
-      }
-    }
+    lease.gpus = pick_gpus(request.gpus);
     if (lease.gpus.size() < static_cast<size_t>(request.gpus)) {
       return std::nullopt;
     }
@@ -79,6 +170,7 @@ std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
   }
   for (int& index : lease.gpus) {
     ++m_gpu_load[static_cast<size_t>(index)];
+    m_gpu_whole[static_cast<size_t>(index)] = lease.gpus.size() > 1;
     index = m_gpus[static_cast<size_t>(index)];
   }
   std::sort(lease.gpus.begin(), lease.gpus.end());
@@ -89,15 +181,24 @@ void ResourcePool::release(const Lease& lease) {
   BM_ASSERT(lease.slot >= 0 && static_cast<size_t>(lease.slot) < m_slot_busy.size());
   BM_ASSERT(m_slot_busy[static_cast<size_t>(lease.slot)]);
   m_slot_busy[static_cast<size_t>(lease.slot)] = false;
-  for (int cpu : lease.cpus) {
-    auto it = std::find(m_cpus.begin(), m_cpus.end(), cpu);
-    BM_ASSERT(it != m_cpus.end());
-    m_cpu_busy[static_cast<size_t>(it - m_cpus.begin())] = false;
-  }
   for (int gpu : lease.gpus) {
     auto it = std::find(m_gpus.begin(), m_gpus.end(), gpu);
     BM_ASSERT(it != m_gpus.end());
     --m_gpu_load[static_cast<size_t>(it - m_gpus.begin())];
+    m_gpu_whole[static_cast<size_t>(it - m_gpus.begin())] = false;
+  }
+  if (is_gpu_slot(lease.slot)) {
+    for (int cpu : lease.cpus) {
+      auto it = std::find(m_gpu_task_cpus.begin(), m_gpu_task_cpus.end(), cpu);
+      BM_ASSERT(it != m_gpu_task_cpus.end());
+      --m_cpu_use[static_cast<size_t>(it - m_gpu_task_cpus.begin())];
+    }
+    return;
+  }
+  for (int cpu : lease.cpus) {
+    auto it = std::find(m_cpus.begin(), m_cpus.end(), cpu);
+    BM_ASSERT(it != m_cpus.end());
+    m_cpu_busy[static_cast<size_t>(it - m_cpus.begin())] = false;
   }
 }
 
@@ -106,6 +207,12 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
   layout.gpus = options.gpus;
   layout.per_gpu = options.per_gpu;
   const int task_cpus = std::max(1, options.max_task_cpus);
+  if (options.max_task_gpus > 0 && static_cast<size_t>(options.max_task_gpus) > layout.gpus.size()) {
+    throw located(options.gpus_location, fmt::format("a task asks for {} GPU{}, but {} listed; list them with --gpus or "
+                                "resources.gpus",
+                                options.max_task_gpus, options.max_task_gpus == 1 ? "" : "s",
+                                layout.gpus.empty() ? "none is" : std::to_string(layout.gpus.size()) + " are"));
+  }
 
   std::vector<int> allowed;
   for (const auto& core : topology.cores) {
@@ -129,6 +236,46 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
     throw UserError(fmt::format("no usable CPU: this process may use {}{}; list CPUs with --cores (e.g. --cores 0)",
                                 format_cpu_list(allowed),
                                 options.reserve_core0 ? " and core 0 is reserved for the system" : ""));
+  }
+
+  // GPU tasks take GPU slots: as many as the GPUs times their depth, or the configured concurrency
+  // spread over them. Their CPUs come from the usable ones, nearest their GPU first, shared.
+  bool gpu_slots = options.max_task_gpus > 0 && !options.gpus.empty();
+  if (gpu_slots) {
+    int count = static_cast<int>(options.gpus.size()) * options.per_gpu;
+    if (options.max_concurrent) {
+      count = *options.max_concurrent;
+      layout.per_gpu = (count + static_cast<int>(options.gpus.size()) - 1) / static_cast<int>(options.gpus.size());
+    }
+    for (int i = 0; i < count; ++i) {
+      layout.gpu_slot_names.push_back(fmt::format("gpu-{}", i));
+    }
+    layout.gpu_task_cpus = available;
+    if (static_cast<size_t>(std::max(1, options.max_gpu_task_cpus)) > available.size()) {
+      throw located(options.cpus_location, fmt::format("a task with GPUs asks for {} CPUs, but only {} {} usable ({})",
+                                                       options.max_gpu_task_cpus, available.size(),
+                                                       available.size() == 1 ? "is" : "are", format_cpu_list(available)));
+    }
+    for (std::size_t g = 0; g < options.gpus.size(); ++g) {
+      std::vector<int> near;
+      if (g < options.gpu_cpus.size()) {
+        for (int cpu : options.gpu_cpus[g]) {
+          if (std::find(available.begin(), available.end(), cpu) != available.end()) {
+            near.push_back(cpu);
+          }
+        }
+      }
+      layout.gpu_cpus.push_back(near);  // empty: any usable CPU
+    }
+    if (!options.cpu_tasks) {
+      // Every task has GPUs: no CPU slot is needed.
+      if (options.jobs || options.parallel) {
+        layout.warnings.push_back(fmt::format("--jobs and --parallel set the slots of tasks without GPUs; every task "
+                                              "here has GPUs and runs in one of {} GPU slots",
+                                              count));
+      }
+      return layout;
+    }
   }
 
   int jobs = 1;
@@ -163,13 +310,6 @@ PoolLayout plan_pool(const Topology& topology, const ResourceOptions& options) {
         jobs, available.size(), available.size() == 1 ? "" : "s", format_cpu_list(available)));
   } else {
     layout.cpus.assign(available.begin(), available.begin() + static_cast<long>(needed));
-  }
-
-  if (options.max_task_gpus > 0 && static_cast<size_t>(options.max_task_gpus) > layout.gpus.size()) {
-    throw located(options.gpus_location, fmt::format("a task asks for {} GPU{}, but {} listed; list them with --gpus or "
-                                "resources.gpus",
-                                options.max_task_gpus, options.max_task_gpus == 1 ? "" : "s",
-                                layout.gpus.empty() ? "none is" : std::to_string(layout.gpus.size()) + " are"));
   }
 
   if (!options.slot_names.empty()) {

@@ -133,5 +133,130 @@ TEST(ResourcePool, UnpinnedPoolHandsOutNoCpus) {
   EXPECT_EQ(pool.free_slot_count(), 1u);
 }
 
+TEST(GpuSlots, GpuTasksRunByGpuDepthOnAMachineWithOneUsableCore) {
+  ResourceOptions options;
+  options.gpus = {0, 1};
+  options.per_gpu = 2;
+  options.max_task_gpus = 1;
+  options.cpu_tasks = false;
+  PoolLayout layout = plan_pool(machine(2), options);
+  EXPECT_TRUE(layout.slot_names.empty());  // no CPU slot: every task has a GPU
+  EXPECT_EQ(layout.gpu_slot_names, (std::vector<std::string>{"gpu-0", "gpu-1", "gpu-2", "gpu-3"}));
+  EXPECT_TRUE(layout.pinned);
+  ResourcePool pool = layout.make_pool();
+  std::vector<Lease> leases;
+  for (int i = 0; i < 4; ++i) {
+    auto lease = pool.acquire({1, 1});
+    ASSERT_TRUE(lease) << i;
+    EXPECT_EQ(lease->cpus, (std::vector<int>{1}));  // shared: one usable core, four tasks
+    EXPECT_TRUE(pool.is_gpu_slot(lease->slot));
+    leases.push_back(*lease);
+  }
+  // Spread over the GPUs before doubling up.
+  EXPECT_EQ(leases[0].gpus, (std::vector<int>{0}));
+  EXPECT_EQ(leases[1].gpus, (std::vector<int>{1}));
+  EXPECT_FALSE(pool.acquire({1, 1}));
+  pool.release(leases[1]);
+  auto again = pool.acquire({1, 1});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->gpus, (std::vector<int>{1}));
+}
+
+TEST(GpuSlots, MaxConcurrentIsSpreadOverTheGpus) {
+  ResourceOptions options;
+  options.gpus = {0, 1};
+  options.max_concurrent = 3;
+  options.max_task_gpus = 1;
+  options.cpu_tasks = false;
+  PoolLayout layout = plan_pool(machine(4), options);
+  EXPECT_EQ(layout.gpu_slot_names.size(), 3u);
+  EXPECT_EQ(layout.per_gpu, 2);
+  ResourcePool pool = layout.make_pool();
+  int on[2] = {0, 0};
+  for (int i = 0; i < 3; ++i) {
+    auto lease = pool.acquire({1, 1});
+    ASSERT_TRUE(lease);
+    ++on[lease->gpus[0]];
+  }
+  EXPECT_EQ(on[0] + on[1], 3);
+  EXPECT_LE(on[0], 2);
+  EXPECT_LE(on[1], 2);
+  EXPECT_FALSE(pool.acquire({1, 1}));
+}
+
+TEST(GpuSlots, CpusNearTheGpuFirstTheLeastUsedFirst) {
+  ResourceOptions options;
+  options.gpus = {0, 1};
+  options.per_gpu = 2;
+  options.gpu_cpus = {{1, 2}, {3, 4}};
+  options.max_task_gpus = 1;
+  options.cpu_tasks = false;
+  ResourcePool pool = plan_pool(machine(5), options).make_pool();
+  auto a = pool.acquire({1, 1});  // GPU 0
+  auto b = pool.acquire({1, 1});  // GPU 1
+  auto c = pool.acquire({1, 1});  // GPU 0 again: its other near CPU
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(a->cpus, (std::vector<int>{1}));
+  EXPECT_EQ(b->cpus, (std::vector<int>{3}));
+  EXPECT_EQ(c->cpus, (std::vector<int>{2}));
+  // A task asking for more CPUs than a GPU has near it takes what there is, shared.
+  pool.release(*a);
+  auto d = pool.acquire({4, 1});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->gpus, (std::vector<int>{0}));
+  EXPECT_EQ(d->cpus, (std::vector<int>{1, 2}));
+}
+
+TEST(GpuSlots, CpuTasksKeepTheirOwnSlotsAndCores) {
+  ResourceOptions options;
+  options.gpus = {0};
+  options.per_gpu = 2;
+  options.max_task_gpus = 1;
+  options.cpu_tasks = true;
+  options.jobs = 1;
+  PoolLayout layout = plan_pool(machine(2), options);
+  EXPECT_EQ(layout.slot_names, (std::vector<std::string>{"0"}));
+  EXPECT_EQ(layout.gpu_slot_names.size(), 2u);
+  EXPECT_EQ(layout.all_slot_names().size(), 3u);
+  ResourcePool pool = layout.make_pool();
+  auto cpu = pool.acquire({1, 0});
+  ASSERT_TRUE(cpu);
+  EXPECT_FALSE(pool.is_gpu_slot(cpu->slot));
+  EXPECT_FALSE(pool.acquire({1, 0}));  // the one CPU slot is taken
+  EXPECT_TRUE(pool.acquire({1, 1}));   // a GPU task does not wait for it
+  EXPECT_TRUE(pool.acquire({1, 1}));
+  EXPECT_FALSE(pool.acquire({1, 1}));
+}
+
+TEST(GpuSlots, SeveralGpusAreTakenWholeAndAlone) {
+  ResourceOptions options;
+  options.gpus = {0, 1, 2};
+  options.per_gpu = 2;
+  options.max_task_gpus = 2;
+  options.cpu_tasks = false;
+  ResourcePool pool = plan_pool(machine(2), options).make_pool();
+  auto shared = pool.acquire({1, 1});  // GPU 0, one of its two places
+  ASSERT_TRUE(shared);
+  auto whole = pool.acquire({1, 2});   // two idle GPUs: 1 and 2
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->gpus, (std::vector<int>{1, 2}));
+  auto next = pool.acquire({1, 1});    // only GPU 0 has room: 1 and 2 are taken whole
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->gpus, (std::vector<int>{0}));
+  EXPECT_FALSE(pool.acquire({1, 1}));
+  EXPECT_FALSE(pool.acquire({1, 2}));  // GPU 0 is busy: not two idle GPUs
+  pool.release(*whole);
+  auto after = pool.acquire({1, 1});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->gpus, (std::vector<int>{1}));
+}
+
+TEST(GpuSlots, GpuTasksWithoutGpusListedAreRefused) {
+  ResourceOptions options;
+  options.max_task_gpus = 1;
+  options.cpu_tasks = false;
+  EXPECT_THROW(plan_pool(machine(2), options), UserError);
+}
+
 } // namespace
 } // namespace bm
