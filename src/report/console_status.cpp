@@ -149,7 +149,8 @@ void ConsoleStatus::task_started(const Plan& plan, std::size_t task, const Lease
   if (!m_options.verbose || m_options.quiet) {
     return;
   }
-  emit(fmt::format("  start {} (slot {}, cpus {}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
+  emit(fmt::format("  start {} (slot {}, cpus {}{}{})\n", plan.label(task), lease.slot, format_cpu_list(lease.cpus),
+                   lease.gpus.empty() ? "" : fmt::format(", GPUs {}", format_cpu_list(lease.gpus)),
                    attempt > 1 ? fmt::format(", attempt {}", attempt) : ""));
 }
 

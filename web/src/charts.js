@@ -23,6 +23,8 @@ const WIDTH = 560;
 // run's timeline (thinned evenly beyond it).
 export const FOREST_MAX = 300;
 export const TIMELINE_MAX = 5000;
+// Cells of a heatmap that still carry their value as text (beyond, colour and tooltip alone).
+export const HEATMAP_LABELS_MAX = 400;
 
 export function axisField(index) {
   return `a${index}`;
@@ -116,7 +118,11 @@ export function pivotSpec(data, state) {
   const x = axisEncoding(data, state.x, rows, 'x');
   const logY = logScaleFor(rows.map((r) => r.value));
   const y = { field: 'value', type: 'quantitative', title: valueTitle(data, state), scale: logY ? { type: 'log' } : { zero: false } };
-  const color = state.color >= 0 ? { field: axisField(state.color), type: 'nominal', title: data.axes[state.color].name, sort: data.axes[state.color].values } : { value: '#2471a3' };
+  // A legend of more than 40 entries says nothing (Vega would cut it, with a warning): the tooltip does.
+  const color = state.color >= 0
+    ? { field: axisField(state.color), type: 'nominal', title: data.axes[state.color].name, sort: data.axes[state.color].values,
+        ...(data.axes[state.color].values.length > 40 ? { legend: null } : {}) }
+    : { value: '#2471a3' };
   // The axes that are neither x, colour nor facet still tell tasks apart: each keeps a line of its own.
   const detail = data.axes.map((_, a) => a)
     .filter((a) => a !== state.x && a !== state.color && a !== state.facet && data.axes[a].values.length > 1)
@@ -182,7 +188,9 @@ export function heatmapSpec(data, state) {
           tooltip: [{ field: 'label', title: 'task' }, { field: 'value', title: ratio ? 'ratio' : 'median', format: '.4~g' }],
         },
       },
-      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3~g' }, color: { value: '#000' } } },
+      ...(rows.length <= HEATMAP_LABELS_MAX
+        ? [{ mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3~g' }, color: { value: '#000' } } }]
+        : []),
     ],
   };
 }

@@ -164,14 +164,22 @@ function pivotControl() {
 
 // ----- task detail: distributions and samples over time -----
 
+// The pairs (regressions first) and tasks to choose from: at most DETAIL_MAX of each in the list,
+// a linked choice beyond it still shown.
+const DETAIL_MAX = 500;
+
 function detailChoices() {
-  const choices = [];
+  const pairs = [];
+  const tasks = [];
   data.comparisons.forEach((c, i) => {
-    if (c.task >= 0 && c.baseline_task >= 0) choices.push([`c${i}`, `${c.label} against ${c.baseline} (${c.summary})`]);
+    if (c.task >= 0 && c.baseline_task >= 0 && data.tasks[c.task].sampled) pairs.push([`c${i}`, `${c.label} against ${c.baseline} (${c.summary})`]);
   });
   data.tasks.forEach((task, i) => {
-    if (task.sampled) choices.push([`t${i}`, task.label]);
+    if (task.sampled) tasks.push([`t${i}`, task.label]);
   });
+  const choices = [...pairs.slice(0, DETAIL_MAX), ...tasks.slice(0, DETAIL_MAX)];
+  const linked = [...pairs, ...tasks].find(([value]) => value === state.detail);
+  if (linked && !choices.includes(linked)) choices.push(linked);
   return choices;
 }
 
