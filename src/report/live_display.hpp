@@ -104,8 +104,9 @@ public:
   void process_started(const Plan&, std::size_t task, const ProcessStep& step) override {
     m_progress.process_started(task, step);
   }
+  void task_ended(const Plan&, std::size_t task) override { m_progress.task_ended(task); }
   void task_finished(const Plan&, const TaskOutcome& outcome, const std::filesystem::path&, bool will_retry) override {
-    m_progress.task_finished(outcome, will_retry, std::chrono::steady_clock::now());
+    m_progress.task_finished(outcome, will_retry);
   }
   void interrupted(int, bool) override {}
   void run_finished(const Plan&, const RunSummary&) override {}

@@ -60,14 +60,17 @@ void RunProgress::process_started(std::size_t task, const ProcessStep& step) {
   }
 }
 
-void RunProgress::task_finished(const TaskOutcome& outcome, bool will_retry, TimePoint now) {
+void RunProgress::task_ended(std::size_t task) {
   std::lock_guard lock(m_mutex);
-  auto found = std::find_if(m_running.begin(), m_running.end(),
-                            [&](const Running& running) { return running.task == outcome.task; });
+  auto found = std::find_if(m_running.begin(), m_running.end(), [&](const Running& running) { return running.task == task; });
   if (found != m_running.end()) {
     m_running.erase(found);
   }
-  (void)now;
+}
+
+void RunProgress::task_finished(const TaskOutcome& outcome, bool will_retry) {
+  task_ended(outcome.task);  // a task that never started a process ends here
+  std::lock_guard lock(m_mutex);
   if (will_retry) {
     m_state[outcome.task] = k_pending;  // it runs again
     return;

@@ -56,7 +56,8 @@ public:
   void run_started(const RunHeader& header);
   void task_started(std::size_t task, const Lease& lease, int attempt, TimePoint now);
   void process_started(std::size_t task, const ProcessStep& step);
-  void task_finished(const TaskOutcome& outcome, bool will_retry, TimePoint now);
+  void task_ended(std::size_t task);  // no longer running; counted at task_finished
+  void task_finished(const TaskOutcome& outcome, bool will_retry);
 
   Snapshot snapshot(TimePoint now);
   // "12/60 done, 2 running, 1 failed, 3 skipped, 1m02s elapsed, about 4m left"

@@ -41,7 +41,7 @@ struct Fixture {
   void finish(RunProgress& progress, std::size_t task, double seconds, double at) {
     auto now = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at));
     progress.task_started(task, Lease{0, {1}, {}}, 1, now);
-    progress.task_finished(outcome(task, seconds), false, now);
+    progress.task_finished(outcome(task, seconds), false);
   }
 };
 
@@ -90,15 +90,31 @@ TEST(RunProgress, FailuresAndRetriesAreCountedOnce) {
   RunProgress progress(f.plan, {}, f.t0);
   progress.run_started(f.header());
   progress.task_started(2, Lease{0, {1}, {}}, 1, f.t0);
-  progress.task_finished(f.outcome(2, 1, TaskStatus::Failed), true, f.t0 + 1s);  // retried
+  progress.task_finished(f.outcome(2, 1, TaskStatus::Failed), true);  // retried
   EXPECT_EQ(progress.snapshot(f.t0 + 1s).failed, 0u);
   progress.task_started(2, Lease{0, {1}, {}}, 2, f.t0 + 1s);
   EXPECT_EQ(progress.snapshot(f.t0 + 1s).running.size(), 1u);
-  progress.task_finished(f.outcome(2, 1, TaskStatus::Failed), false, f.t0 + 2s);
+  progress.task_finished(f.outcome(2, 1, TaskStatus::Failed), false);
   auto snapshot = progress.snapshot(f.t0 + 2s);
   EXPECT_EQ(snapshot.failed, 1u);
   EXPECT_TRUE(snapshot.running.empty());
   EXPECT_NE(RunProgress::status_line(snapshot).find("1/6 done, 0 running, 1 failed"), std::string::npos);
+}
+
+TEST(RunProgress, ATaskThatEndedLeavesItsSlotBeforeItIsWritten) {
+  Fixture f;
+  RunProgress progress(f.plan, {}, f.t0);
+  progress.run_started(f.header());
+  progress.task_started(0, Lease{0, {1}, {}}, 1, f.t0);
+  progress.task_ended(0);
+  progress.task_started(1, Lease{0, {1}, {}}, 1, f.t0 + 1s);  // the slot's next task
+  auto snapshot = progress.snapshot(f.t0 + 1s);
+  ASSERT_EQ(snapshot.running.size(), 1u);
+  EXPECT_EQ(snapshot.running[0].task, 1u);
+  EXPECT_EQ(snapshot.done, 0u);  // counted once written
+  progress.task_finished(f.outcome(0, 1), false);
+  EXPECT_EQ(progress.snapshot(f.t0 + 1s).done, 1u);
+  EXPECT_EQ(progress.snapshot(f.t0 + 1s).running.size(), 1u);
 }
 
 TEST(LiveDisplay, TheBlockFitsTheTerminalOldestFirst) {

@@ -64,6 +64,9 @@ public:
   // A process of the task's lifecycle was started (`step` says which), and one ended.
   virtual void process_started(const Plan& /*plan*/, std::size_t /*task*/, const ProcessStep& /*step*/) {}
   virtual void process_ended(const Plan& /*plan*/, std::size_t /*task*/, const RunRecord& /*record*/) {}
+  // The task's last process is over (its slot is free again); task_finished follows once its
+  // files are written, which may be after the slot's next task started.
+  virtual void task_ended(const Plan& /*plan*/, std::size_t /*task*/) {}
   virtual void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                              bool will_retry) = 0;
   virtual void interrupted(int signal, bool forced) = 0;
@@ -93,6 +96,11 @@ public:
   void process_ended(const Plan& plan, std::size_t task, const RunRecord& record) override {
     for (Status* status : m_statuses) {
       status->process_ended(plan, task, record);
+    }
+  }
+  void task_ended(const Plan& plan, std::size_t task) override {
+    for (Status* status : m_statuses) {
+      status->task_ended(plan, task);
     }
   }
   void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,

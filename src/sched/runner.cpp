@@ -242,6 +242,7 @@ void Runner::prepare_ahead() {
 void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   // Only taken here: checking the task's folder, counting and retrying come in persist(), after
   // the freed slot has its next process.
+  m_status.task_ended(m_plan, attempt->task());
   m_finished.push_back({attempt->take_outcome(), false, false});
 }
 

@@ -66,6 +66,8 @@ class RecordingStatus final : public Status {
 public:
   std::vector<std::string> events;
   std::vector<std::string> steps;  // "run 2/3 ended: succeeded"
+  std::vector<std::string> slot_use;  // "start a=x", "ended a=x", "finished a=x" in the order heard
+  void task_ended(const Plan& plan, std::size_t task) override { slot_use.push_back("ended " + plan.label(task)); }
   void process_started(const Plan&, std::size_t, const ProcessStep& step) override {
     steps.push_back(fmt::format("{} {}/{}", to_string(step.phase), step.index, step.count));
   }
@@ -74,9 +76,11 @@ public:
   }
   void run_started(const Plan&, const RunHeader&) override { events.push_back("run-started"); }
   void task_started(const Plan& plan, std::size_t task, const Lease&, int attempt) override {
+    slot_use.push_back("start " + plan.label(task));
     events.push_back("start " + plan.label(task) + " #" + std::to_string(attempt));
   }
   void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path&, bool retry) override {
+    slot_use.push_back("finished " + plan.label(outcome.task));
     events.push_back(std::string(to_string(outcome.status)) + " " + plan.label(outcome.task) + (retry ? " retry" : ""));
   }
   void interrupted(int, bool) override { events.push_back("interrupted"); }
@@ -124,6 +128,15 @@ struct Fixture {
   FakeExecutor executor;
   RecordingStatus status;
 };
+
+TEST(Runner, ATaskEndsBeforeItsSlotsNextTaskStartsAndIsWrittenAfter) {
+  Fixture f("name: t\ncommand: [bench, '{a}']\nmatrix: {a: [x, y]}\n");
+  f.run();
+  // The slot's next task starts before the previous one's files are written (the hand-off costs
+  // no I/O), but after the previous one is over: a display never shows two tasks in one slot.
+  EXPECT_EQ(f.status.slot_use, (std::vector<std::string>{"start a=x", "ended a=x", "start a=y", "finished a=x",
+                                                         "ended a=y", "finished a=y"}));
+}
 
 TEST(Runner, RunsTheWholeLifecycleInOneSlotWithTheProtocolEnvironment) {
   Fixture f("name: t\nsetup: [make, '{a}']\ncommand: [bench, '{a}', '%%PARALLEL%%', '{cores}']\n"
