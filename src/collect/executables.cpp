@@ -8,6 +8,7 @@
 #include <tuple>
 #include <unistd.h>
 
+#include "util/command.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
 
@@ -19,17 +20,7 @@ std::string resolve(const std::string& word, const std::string& workdir, bool se
   if (word.find('/') != std::string::npos) {
     return word.front() == '/' || workdir.empty() ? word : workdir + "/" + word;
   }
-  if (!search_path) {
-    return {};
-  }
-  const char* path = std::getenv("PATH");
-  for (const auto& dir : split(path == nullptr ? "/usr/bin:/bin" : path, ':')) {
-    std::string candidate = std::string(dir.empty() ? "." : dir) + "/" + word;
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-  }
-  return {};
+  return search_path ? find_in_path(word) : std::string();
 }
 
 std::string hash_file(const std::string& path) {

@@ -230,8 +230,6 @@ void LiveDisplay::task_started(const Plan& plan, std::size_t task, const Lease& 
   }
 }
 
-void LiveDisplay::process_started(const Plan&, std::size_t, const ProcessStep&) {}
-
 void LiveDisplay::task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                                 bool will_retry) {
   if (m_print_lines) {

@@ -36,7 +36,6 @@ public:
 
   void run_started(const Plan& plan, const RunHeader& header) override;
   void task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) override;
-  void process_started(const Plan& plan, std::size_t task, const ProcessStep& step) override;
   void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                      bool will_retry) override;
   void interrupted(int signal, bool forced) override;

@@ -42,16 +42,6 @@ private:
   fs::path m_path;
 };
 
-bool in_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  for (const auto& dir : split(path ? path : "/usr/bin:/bin", ':')) {
-    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 } // namespace
 
 std::vector<PlotFile> export_plots(const ResultsTree& tree, const Analysis& analysis, const fs::path& dir,
@@ -77,7 +67,7 @@ std::vector<PlotFile> export_plots(const ResultsTree& tree, const Analysis& anal
     throw UserError(fmt::format("--export-plots: drawing the plots with {} failed ({}); its messages are above",
                                 node, rendered.describe(k_render_timeout)));
   }
-  bool png = in_path("rsvg-convert");
+  bool png = !find_in_path("rsvg-convert").empty();
   std::vector<PlotFile> plots;
   for (const auto& line : split(rendered.output, '\n')) {
     if (trim(line).empty()) {

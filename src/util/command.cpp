@@ -1,6 +1,7 @@
 #include "util/command.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/signals.hpp"
+#include "util/strings.hpp"
 
 extern char** environ;
 
@@ -30,6 +32,17 @@ std::string CommandResult::describe(std::chrono::seconds timeout) const {
     return fmt::format("killed by signal {}", term_signal);
   }
   return fmt::format("exit code {}", exit_code);
+}
+
+std::string find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  for (const auto& dir : split(path == nullptr ? "/usr/bin:/bin" : path, ':')) {
+    std::string candidate = std::string(dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return {};
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::seconds timeout, std::size_t max_output,

@@ -19,6 +19,10 @@ struct CommandResult {
   std::string describe(std::chrono::seconds timeout) const;
 };
 
+// The executable file `name` in the directories of PATH (an empty entry is the current one; no
+// PATH: /usr/bin:/bin), as execvp would find it; empty when there is none.
+std::string find_in_path(const std::string& name);
+
 // Runs argv[0] (looked up in PATH) with stdin from /dev/null, its standard output captured (at most
 // `max_output` bytes) and its standard error left as ours, in a process group of its own, with the
 // signal mask and dispositions benchmatrix had before it blocked the interrupt signals. Waits on
