@@ -547,6 +547,14 @@ std::string header_html(const ResultsTree& tree, const Analysis& analysis, const
     axes.push_back(fmt::format("{} ({} value{})", axis["name"].get<std::string>(), axis["values"].size(),
                                axis["values"].size() == 1 ? "" : "s"));
   }
+  fact("config", tree.config_file);
+  if (!tree.tasks.empty() && !tree.tasks.front().command.empty()) {
+    std::vector<std::string> words;
+    for (const auto& word : tree.tasks.front().command) {
+      words.push_back(shell_quote(word));
+    }
+    fact("command", join(words, " ") + "  (the first task's; each task's is in its task.json)");
+  }
   fact("matrix", axes.empty() ? "a single task" : join(axes, " \u00d7 "));
   fact("when", when_text(tree));
   for (const auto& [key, value] : tree.context.items()) {

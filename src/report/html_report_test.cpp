@@ -68,6 +68,8 @@ TEST(HtmlReport, JsonInAScriptCannotEndItOrOpenAComment) {
 
 TEST(HtmlReport, ValuesFromTheResultsAreEscapedInThePage) {
   Fixture f = hostile();
+  f.tree.config_file = "bench.yaml";
+  f.tree.tasks.front().command = {"./bench", "--tag", "<b>x</b>"};
   nlohmann::json data = report_data(f.tree, f.analysis, {});
   std::string page = html_page(f.tree, f.analysis, data);
   // Outside the embedded script, no value from the results appears as markup.
@@ -78,6 +80,8 @@ TEST(HtmlReport, ValuesFromTheResultsAreEscapedInThePage) {
   EXPECT_EQ(markup.find("<script>alert"), std::string::npos);
   EXPECT_NE(markup.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos);
   EXPECT_NE(markup.find("exit code 3 &lt;b&gt;"), std::string::npos);
+  EXPECT_NE(markup.find("<dt>config</dt><dd>bench.yaml</dd>"), std::string::npos);
+  EXPECT_NE(markup.find("<dt>command</dt><dd>./bench --tag &#39;&lt;b&gt;x&lt;/b&gt;&#39;"), std::string::npos);
   // The data island holds them, escaped, and parses back to what report_data made.
   std::size_t begin = page.find('>', script) + 1;
   std::size_t end = page.find("</script>", begin);

@@ -90,6 +90,13 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
   if (auto noise = result.find("noise"); noise != result.end() && noise->is_object()) {
     task.disturbed = noise->value("disturbed", "");
   }
+  if (auto command = result.at("spec").find("command"); command != result.at("spec").end() && command->is_array()) {
+    for (const auto& word : *command) {
+      if (word.is_string()) {
+        task.command.push_back(word.get<std::string>());
+      }
+    }
+  }
   if (auto context = result.find("context"); context != result.end() && context->is_object()) {
     task.machine = fmt::format("{} / {} / {}", context->value("host", "?"), context->value("cpu_model", "?"),
                                context->value("kernel", "?"));
@@ -190,6 +197,7 @@ ResultsTree read_results(const fs::path& out, bool unfinished) {
                                 tree.root.string(), error.what()));
   }
   tree.name = plan.value("name", "");
+  tree.config_file = plan.value("config", "");
   tree.planned = plan.value("task_count", 0);
   tree.analysis = AnalysisSettings::from_json(plan.value("analysis", nlohmann::json::object()));
   tree.context = plan.value("context", nlohmann::json::object());

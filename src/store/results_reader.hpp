@@ -29,6 +29,7 @@ struct TaskSamples {
   std::string disturbed;                                 // why its measured runs count as disturbed
   std::vector<std::pair<std::string, std::string>> executables;  // path, content hash
   std::string machine;                                   // "host / CPU model / kernel" of its last attempt
+  std::vector<std::string> command;                      // its rendered argv (a shell script: sh -c SCRIPT)
 
   std::string label() const;                               // "algo=std_sort n=1000"
 };
@@ -50,6 +51,7 @@ struct UnfinishedTask {
 struct ResultsTree {
   std::filesystem::path root;
   std::string name;
+  std::string config_file;                                 // the config that made it, as given to `run`
   AnalysisSettings analysis;                               // as the run's config set it
   nlohmann::json context = nlohmann::json::object();       // the machine facts of the last run (plan.json)
   std::vector<std::string> axis_order;
