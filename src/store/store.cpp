@@ -525,7 +525,8 @@ bool Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
       }
       dir.remove_temporaries();
     }
-    m_folders[task] = FolderRecord{dir.identity(), std::nullopt};
+    FileIdentity identity = dir.identity();
+    m_folders[task] = FolderRecord{identity, std::nullopt, std::move(dir)};
   } catch (const SystemError& error) {
     if (is_write_failure_of_the_disk(error)) {
       throw;

@@ -118,6 +118,9 @@ private:
   struct FolderRecord {
     FileIdentity folder;                   // at begin_task
     std::optional<FileVersion> task_json;  // as describe_task wrote it
+    // Held open while the attempt runs: a folder the task removes keeps its inode, so the folder
+    // made again at its path (describe_task, the next write) can never get the same identity.
+    Directory held;
   };
 
   std::optional<Directory> tasks_for_reading() const;

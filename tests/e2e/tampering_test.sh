@@ -128,4 +128,15 @@ run_bm 0 run plain2.yaml --out lout2
 assert_contains out.txt "plain2: 1 succeeded"
 [ -f lout2/tasks/1/result.json ] && [ ! -L lout2/tasks/1/result.json ] || fail "the planted link was kept"
 assert_eq "$(cat canary/file)" "untouched" "the target of a planted result.json"
+
+# A folder removed at once, before benchmatrix wrote the task's own files into it, is made again
+# at its path for them: the new folder must never pass for the old one (an inode number reused
+# by the file system would). Twenty tasks race their removal against that write.
+cat >removes.yaml <<'YAML'
+name: removes
+command: ["sh", "-c", "rm -rf \"$BENCHMATRIX_RESULT_DIR\""]
+matrix: {i: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]}
+YAML
+run_bm 1 run removes.yaml --out removed
+assert_contains out.txt "removes: 0 succeeded, 20 failed"
 echo "tampering_test: ok"
