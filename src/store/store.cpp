@@ -525,8 +525,7 @@ bool Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
       }
       dir.remove_temporaries();
     }
-    FileIdentity identity = dir.identity();
-    m_folders[task] = FolderRecord{identity, std::nullopt, std::move(dir)};
+    m_folders[task] = FolderRecord{dir.identity(), std::nullopt, false};
   } catch (const SystemError& error) {
     if (is_write_failure_of_the_disk(error)) {
       throw;
@@ -600,9 +599,11 @@ void Store::describe_task(const Plan& plan, std::size_t task) {
   try {
     // Into whatever folder stands at the task's path now (always inside OUT); inspect() tells
     // whether the task kept it.
-    Directory dir = m_tasks.make(plan.relative_path(task));
+    bool made = false;
+    Directory dir = m_tasks.make(plan.relative_path(task), &made);
     dir.write_atomic("task.json", dump(spec));
     if (auto record = m_folders.find(task); record != m_folders.end()) {
+      record->second.removed = record->second.removed || made;
       if (auto info = dir.entry("task.json")) {
         record->second.task_json = version_of(*info);
       }
@@ -714,7 +715,7 @@ std::string Store::folder_problem(const Plan& plan, std::size_t task) {
   } catch (const SystemError&) {
     return "the task replaced its folder (or a folder on its path) with a symbolic link or a file";
   }
-  if (!dir) {
+  if (!dir || (record != m_folders.end() && record->second.removed)) {
     return "the task removed its own folder (or moved it away)";
   }
   if (record != m_folders.end() && dir->identity() != record->second.folder) {

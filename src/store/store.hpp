@@ -118,9 +118,10 @@ private:
   struct FolderRecord {
     FileIdentity folder;                   // at begin_task
     std::optional<FileVersion> task_json;  // as describe_task wrote it
-    // Held open while the attempt runs: a folder the task removes keeps its inode, so the folder
-    // made again at its path (describe_task, the next write) can never get the same identity.
-    Directory held;
+    // describe_task found no folder and made one: the task removed its own. The new folder may
+    // have the old one's inode number (the file system reuses freed ones), so its identity alone
+    // would not tell.
+    bool removed = false;
   };
 
   std::optional<Directory> tasks_for_reading() const;
