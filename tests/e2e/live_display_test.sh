@@ -35,6 +35,13 @@ grep -q $'\x1b\\[1;31mFAIL' out.txt || fail "FORCE_COLOR: no red FAIL"
 FORCE_COLOR=1 run_bm 1 run slow.yaml --out color --force --color never --filter k=a,bad
 if grep -q $'\x1b' out.txt; then fail "--color never printed escape codes"; fi
 
+# --progress always: the live block even where there is no terminal (escape codes and all), and
+# the cursor shown again at the end.
+run_bm 1 run slow.yaml --out always --force --progress always --filter k=a,bad
+grep -q $'\x1b\\[?25l' out.txt || fail "--progress always: the cursor was not hidden"
+grep -q $'\x1b\\[?25h' out.txt || fail "--progress always: the cursor was not shown again"
+assert_contains out.txt "FAIL  k=bad s=0.15"
+
 # --quiet: the failure and the summary, not the successes.
 run_bm 1 run slow.yaml --out quiet --quiet
 assert_not_contains out.txt "ok    k=a"
