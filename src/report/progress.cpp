@@ -37,7 +37,6 @@ void RunProgress::run_started(const RunHeader& header) {
 void RunProgress::task_started(std::size_t task, const Lease& lease, int attempt, TimePoint now) {
   Running running;
   running.task = task;
-  running.label = m_plan.label(task);
   running.slot = lease.slot >= 0 && static_cast<std::size_t>(lease.slot) < m_slot_names.size()
                      ? m_slot_names[static_cast<std::size_t>(lease.slot)]
                      : std::to_string(lease.slot);
@@ -179,6 +178,9 @@ RunProgress::Snapshot RunProgress::snapshot(TimePoint now) {
   snapshot.interrupted = m_interrupted;
   snapshot.skipped = m_skipped;
   snapshot.running = m_running;  // in start order: the oldest first
+  for (auto& running : snapshot.running) {
+    running.label = m_plan.label(running.task);  // made for the few shown, not on every start
+  }
   snapshot.elapsed = std::chrono::duration<double>(now - m_start).count();
   snapshot.slots = std::max<std::size_t>(m_slot_names.size(), 1);
   if (m_work_left) {

@@ -28,7 +28,7 @@ public:
 
   struct Running {
     std::size_t task = 0;
-    std::string label;
+    std::string label;            // in snapshots
     std::string slot;
     std::vector<int> cpus;
     std::vector<int> gpus;
