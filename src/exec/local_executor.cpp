@@ -2,6 +2,8 @@
 
 #include "util/signals.hpp"
 #include "exec/spawn.hpp"
+#include "exec/launch_report.h"
+#include "exec/launcher_image.hpp"
 #include "util/directory.hpp"
 #include "util/error.hpp"
 
@@ -14,6 +16,7 @@
 #include <sched.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -37,6 +40,7 @@ constexpr std::uint64_t k_pipe_key = 1ULL << 40;  // | pid << 1 | stream: a capp
 constexpr std::uint64_t k_exit_key = 1ULL << 42;  // the exit watcher has exits for us
 constexpr int k_max_events = 16;
 constexpr int k_first_free_fd = 3;
+constexpr int k_first_launch_fd = 5;  // the launcher's descriptors are moved to 3 and 4 in the child
 
 using CpuMask = std::vector<cpu_set_t>;
 
@@ -71,6 +75,40 @@ UniqueFd high(UniqueFd fd) {
     fd.reset(moved);
     errno = saved;
   }
+  return fd;
+}
+
+UniqueFd above(UniqueFd fd, int lowest) {
+  if (fd && fd.get() < lowest) {
+    fd.reset(::fcntl(fd.get(), F_DUPFD_CLOEXEC, lowest));
+  }
+  return fd;
+}
+
+// The launcher (exec/launcher.c), in a sealed memfd made once per process: every start execs it
+// from there, so benchmatrix needs no file of its own beside it.
+int launcher_descriptor() {
+  static const int fd = [] {
+    std::string_view image = launcher_image();
+    UniqueFd memfd(::memfd_create("benchmatrix-launcher", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!memfd) {
+      throw_errno("memfd_create", "launcher");
+    }
+    std::size_t done = 0;
+    while (done < image.size()) {
+      ssize_t written = ::write(memfd.get(), image.data() + done, image.size() - done);
+      if (written < 0 && errno != EINTR) {
+        throw_errno("write", "launcher memfd");
+      }
+      done += written > 0 ? static_cast<std::size_t>(written) : 0;
+    }
+    ::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    memfd = above(std::move(memfd), k_first_launch_fd);
+    if (!memfd) {
+      throw_errno("fcntl", "launcher memfd");
+    }
+    return memfd.release();
+  }();
   return fd;
 }
 
@@ -134,6 +172,8 @@ void kill_group_and_reap(pid_t pid) {
 struct Spawned {
   pid_t pid = -1;
   Clock::time_point started{};
+  std::string program;  // what the launcher execs
+  UniqueFd report;      // the read end of the launcher's report pipe
   std::string error;  // set when nothing was started
   int error_number = 0;
   std::unique_ptr<OutputSink> sinks[2];
@@ -210,9 +250,31 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   for (int signal : {SIGCHLD, SIGPIPE, SIGQUIT}) {
     sigaddset(&defaults, signal);
   }
-  std::vector<char*> argv = c_strings(spec.argv);
+  // The launcher starts the program from its own small address space (see exec/launcher.c) and
+  // reports its end through a pipe: argv is the launcher's, then the program's.
+  int pipe_ends[2] = {-1, -1};
+  if (::pipe2(pipe_ends, O_CLOEXEC) != 0) {
+    spawned.error_number = errno;
+    spawned.error = error_text("pipe2", "launcher report", errno);
+    return spawned;
+  }
+  spawned.report.reset(pipe_ends[0]);
+  UniqueFd report_write = above(UniqueFd(pipe_ends[1]), k_first_launch_fd);
+  if (!report_write) {
+    spawned.error_number = errno;
+    spawned.error = error_text("fcntl", "launcher report", errno);
+    return spawned;
+  }
+  std::vector<std::string> launch_argv;
+  launch_argv.reserve(spec.argv.size() + 2);
+  launch_argv.emplace_back("benchmatrix-launcher");
+  launch_argv.push_back(*program);
+  launch_argv.insert(launch_argv.end(), spec.argv.begin(), spec.argv.end());
+  std::vector<char*> argv = c_strings(launch_argv);
   std::vector<char*> envp = c_strings(spec.env);
   SpawnRequest request;
+  request.launcher = launcher_descriptor();
+  request.report = report_write.get();
   request.program = program->c_str();
   request.argv = argv.data();
   request.envp = envp.data();
@@ -230,6 +292,7 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
 
   spawned.started = Clock::now();
   SpawnResult result = spawn_process(request);
+  report_write.reset();  // only the launcher holds it now: EOF without a report means it was killed
   for (auto& sink : spawned.sinks) {
     if (sink) {
       sink->close_write_end();  // only the child holds it now: EOF comes when its side closes
@@ -238,7 +301,8 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
   if (result.pid < 0) {
     spawned.error_number = result.error;
     std::string_view step = result.step;
-    spawned.error = step == "execve"     ? error_text("exec", *program, result.error)
+    spawned.error = step == "execveat"   ? error_text("exec", "benchmatrix launcher (memfd)", result.error)
+                    : step == "execve"   ? error_text("exec", *program, result.error)
                     : step == "chdir"    ? error_text("chdir", spec.working_directory, result.error)
                     : step == "sched_setaffinity" ? error_text("sched_setaffinity", fmt::format("{}", fmt::join(spec.cpus, ",")), result.error)
                     : step == "cgroup.procs" ? error_text("cgroup: join", cgroup_procs.empty() ? "" : cgroup_procs.front(), result.error)
@@ -246,6 +310,7 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
     return spawned;
   }
   spawned.pid = result.pid;
+  spawned.program = *program;
   if (result.exec_time.tv_sec != 0 || result.exec_time.tv_nsec != 0) {
     // steady_clock is CLOCK_MONOTONIC: the run is timed from the child's execve.
     spawned.started = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
@@ -256,6 +321,24 @@ Spawned spawn(const ProcessSpec& spec, const sigset_t& child_signal_mask, int de
 
 double seconds(const timeval& time) {
   return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) / 1e6;
+}
+
+Clock::time_point monotonic(std::int64_t nanoseconds) {
+  // steady_clock is CLOCK_MONOTONIC, which the launcher reads.
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(nanoseconds)));
+}
+
+// The launcher's report, once it has exited: nullopt when it wrote none (killed by SIGKILL).
+std::optional<bm_launch_report> read_launch_report(int fd) {
+  bm_launch_report report{};
+  ssize_t got = 0;
+  do {
+    got = ::read(fd, &report, sizeof report);
+  } while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(sizeof report) || report.magic != BM_LAUNCH_MAGIC) {
+    return std::nullopt;
+  }
+  return report;
 }
 
 // Whether the child has exited, without reaping it: the zombie keeps its pid and process group
@@ -308,6 +391,7 @@ LocalExecutor::LocalExecutor(const sigset_t& child_signal_mask, ExitWatch exit_w
   if (!m_dev_null) {
     throw_errno("open", "/dev/null");
   }
+  launcher_descriptor();  // made now: a start never fails for it
   if (m_exit_watch == ExitWatch::Pidfd) {
     m_watcher = std::make_unique<ExitWatcher>();
     event.data.u64 = k_exit_key;
@@ -376,6 +460,8 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
   child.pid = spawned.pid;
   child.cgroup = std::move(cgroup);
   child.started = spawned.started;
+  child.program = std::move(spawned.program);
+  child.report = std::move(spawned.report);
   child.kill_grace = spec.kill_grace;
   if (spec.timeout) {
     child.terminate_at = spawned.started + *spec.timeout;
@@ -593,21 +679,38 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
       }
     }
   }
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.term_signal = WTERMSIG(status);
-  }
   result.timed_out = child.timed_out;
   result.interrupted = child.interrupted;
-  result.started = child.started;
-  result.ended = seen;
-  result.wall_seconds = std::chrono::duration<double>(seen - child.started).count();
-  // wait4 gives this child's own usage plus that of the descendants it reaped itself, never
-  // that of other runs (which getrusage(RUSAGE_CHILDREN) would mix in). ru_maxrss is in KiB.
-  result.user_seconds = seconds(usage.ru_utime);
-  result.system_seconds = seconds(usage.ru_stime);
-  result.max_rss_kib = usage.ru_maxrss;
+  std::optional<bm_launch_report> report = child.report ? read_launch_report(child.report.get()) : std::nullopt;
+  if (report && report->kind == BM_LAUNCH_EXEC_FAILED) {
+    result.start_error = error_text("exec", child.program, report->error);
+    result.started = child.started;
+    result.ended = seen;
+  } else if (report) {
+    // The program's own end, usage and peak, as the launcher saw them: a run is timed from its
+    // execve to its exit, and its max_rss starts from the launcher's few hundred KiB.
+    status = report->status;
+    result.started = monotonic(report->exec_ns);
+    result.ended = monotonic(report->end_ns);
+    result.user_seconds = static_cast<double>(report->user_us) / 1e6;
+    result.system_seconds = static_cast<double>(report->system_us) / 1e6;
+    result.max_rss_kib = report->max_rss_kib;
+  } else {
+    // The launcher was killed (SIGKILL after a timeout's grace): its own status stands, and no
+    // honest peak is known (its usage would count benchmatrix's address space).
+    result.started = child.started;
+    result.ended = seen;
+    result.user_seconds = seconds(usage.ru_utime);
+    result.system_seconds = seconds(usage.ru_stime);
+  }
+  if (result.start_error.empty()) {
+    if (WIFEXITED(status)) {
+      result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      result.term_signal = WTERMSIG(status);
+    }
+  }
+  result.wall_seconds = std::chrono::duration<double>(result.ended - result.started).count();
   m_ready.push_back(std::move(event));
   m_children.erase(it);  // closing the pidfd also takes it out of the epoll set
   if (!m_waiting_for_descriptors.empty()) {

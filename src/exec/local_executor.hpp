@@ -68,6 +68,8 @@ private:
     bool interrupted = false;
     std::unique_ptr<OutputSink> sinks[2];  // stdout, stderr when the output is capped
     std::optional<TaskCgroup> cgroup;
+    std::string program;  // what the launcher execs
+    UniqueFd report;      // the launcher's report pipe (read end)
   };
 
   void start_now(const ProcessSpec& spec);

@@ -3,6 +3,8 @@
 #include "util/signals.hpp"
 #include "util/fs.hpp"
 
+#include <cstring>
+#include <sstream>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -289,9 +291,10 @@ TEST_P(LocalExecutorTest, WorkingDirectoryIsApplied) {
   EXPECT_EQ(read_file(path("out.txt")), std::filesystem::canonical(m_dir).string() + "\n");
 }
 
-TEST_P(LocalExecutorTest, EachProcessLeadsItsOwnGroup) {
-  // exec keeps the pid, so cut reads the pid and process group of the spawned process itself.
-  ProcessSpec process = shell("echo $$; exec cut -d' ' -f5 /proc/self/stat");
+TEST_P(LocalExecutorTest, EachProcessRunsInAGroupOfItsOwn) {
+  // The group is led by its launcher, the program's parent; exec keeps the pid, so cut reads the
+  // process group of the spawned program itself.
+  ProcessSpec process = shell("echo $PPID; exec cut -d' ' -f5 /proc/self/stat");
   process.stdout_path = path("out.txt");
   EXPECT_EQ(run(process).exit_code, 0);
   std::string out = read_file(path("out.txt"));
@@ -367,6 +370,17 @@ TEST_P(LocalExecutorTest, ReportsPeakMemoryOfTheChild) {
   }
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_GT(result.max_rss_kib, 40000);
+}
+
+TEST_P(LocalExecutorTest, PeakMemoryIsTheChildsOwnNotTheOrchestrators) {
+  // Started vfork-style straight from here, a process's max_rss would read at least this
+  // process's peak; through the launcher it reads its own.
+  std::vector<char> ballast(256U << 20);
+  std::memset(ballast.data(), 1, ballast.size());
+  ProcessResult result = run(spec({"true"}));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_GT(result.max_rss_kib, 0);
+  EXPECT_LT(result.max_rss_kib, 16 * 1024) << "true's peak includes the orchestrator's " << ballast[ballast.size() / 2];
 }
 
 TEST_P(LocalExecutorTest, ReportsUserTimeOfTheChild) {
@@ -473,12 +487,17 @@ TEST_P(LocalExecutorTest, InterruptArrivesWithNothingRunning) {
 }
 
 TEST_P(LocalExecutorTest, DestructorKillsAndReapsWhatIsStillRunning) {
-  m_executor->start(shell("echo $$ > " + path("pid") + "; exec sleep 30"));
+  m_executor->start(shell("echo $PPID $$ > " + path("pid") + "; exec sleep 30"));
   ASSERT_TRUE(eventually([&] { return file_has_line(path("pid")); }));
-  pid_t pid = std::stoi(read_file(path("pid")));
+  std::istringstream pids(read_file(path("pid")));
+  pid_t launcher = 0;
+  pid_t pid = 0;
+  pids >> launcher >> pid;
   m_executor.reset();
-  // Reaped by us, its parent: not even a zombie is left.
-  EXPECT_NE(::access(("/proc/" + std::to_string(pid)).c_str(), F_OK), 0);
+  // Its launcher is reaped by us, its parent: not even a zombie is left. The program, killed
+  // with it, is reaped by init.
+  EXPECT_NE(::access(("/proc/" + std::to_string(launcher)).c_str(), F_OK), 0);
+  EXPECT_TRUE(eventually([&] { return !read_process_stat(pid) || read_process_stat(pid)->state == 'Z'; }));
 }
 
 TEST_P(LocalExecutorTest, ClosesEveryDescriptorItOpened) {

@@ -61,6 +61,14 @@ bool environment_has(int pid, const std::string& prefix) {
   return false;
 }
 
+// benchmatrix's launcher (exec/launcher.c) names itself so: it is ended with its program but not
+// counted as one of the task's processes.
+bool is_launcher(int pid) {
+  UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/comm").c_str(), O_RDONLY | O_CLOEXEC));
+  char name[32] = {};
+  return fd && ::read(fd.get(), name, sizeof name - 1) > 0 && std::string_view(name) == "bm-launcher\n";
+}
+
 } // namespace
 
 std::size_t end_orphans(const LeftBehind& left, std::chrono::milliseconds patience) {
@@ -118,13 +126,14 @@ std::size_t end_orphans(const LeftBehind& left, std::chrono::milliseconds patien
   std::size_t ended = 0;
   for (int pid : found) {
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    bool counted = !is_launcher(pid);
     if (pidfd) {
       if (::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0) {
-        ++ended;
+        ended += counted ? 1 : 0;
         pinned.push_back(std::move(pidfd));
       }
     } else if (errno == ENOSYS && ::kill(pid, SIGKILL) == 0) {
-      ++ended;  // before Linux 5.3: a plain kill, just after the checks
+      ended += counted ? 1 : 0;  // before Linux 5.3: a plain kill, just after the checks
     }
   }
   for (const auto& process : left.processes) {

@@ -25,7 +25,8 @@ struct LeftBehind {
 // stays in its group); and every process started since that run began whose environment says its
 // BENCHMATRIX_RESULT_DIR is below that run's OUT/tasks (one that left its group with setsid()).
 // Each is pinned by a pidfd before SIGKILL, so a reused pid is never touched, then waited for (a
-// pidfd, not a sleep loop), at most `patience` in all. Returns how many were ended.
+// pidfd, not a sleep loop), at most `patience` in all. Returns how many of the tasks' processes
+// were ended (benchmatrix's launchers are ended too, not counted).
 std::size_t end_orphans(const LeftBehind& left, std::chrono::milliseconds patience = std::chrono::seconds(5));
 
 } // namespace bm

@@ -64,10 +64,22 @@ int child_main(void* argument) {
       fail(child, "dup2");
     }
   }
+  unsigned first_closed = 3;
+  if (request.launcher >= 0) {
+    // The launcher gets its report pipe as 3, and itself as 4 (close-on-exec: execveat of an ELF
+    // file needs it open only until the exec has read it).
+    if (::dup2(request.report, 3) != 3) {
+      fail(child, "dup2");
+    }
+    if (::dup3(request.launcher, 4, O_CLOEXEC) != 4) {
+      fail(child, "dup3");
+    }
+    first_closed = 5;
+  }
 #ifdef SYS_close_range
   // Everything of ours is close-on-exec already; this also catches descriptors that a library
   // opened without it, so a benchmark never inherits anything but 0, 1 and 2.
-  ::syscall(SYS_close_range, 3U, ~0U, 0U);  // ENOSYS before Linux 5.9: close-on-exec still holds
+  ::syscall(SYS_close_range, first_closed, ~0U, 0U);  // ENOSYS before Linux 5.9: close-on-exec still holds
 #endif
   if (request.working_directory != nullptr && ::chdir(request.working_directory) != 0) {
     fail(child, "chdir");
@@ -78,6 +90,10 @@ int child_main(void* argument) {
   // The start of the measured run: what came before (our clone, joining cgroups, moving to its
   // CPU) is benchmatrix's cost, not the benchmark's.
   ::clock_gettime(CLOCK_MONOTONIC, &child->exec_time);
+  if (request.launcher >= 0) {
+    ::syscall(SYS_execveat, 4, "", request.argv, request.envp, AT_EMPTY_PATH);
+    fail(child, "execveat");
+  }
   ::execve(request.program, request.argv, request.envp);
   fail(child, "execve");
 }

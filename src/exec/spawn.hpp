@@ -10,8 +10,10 @@ namespace bm {
 
 // What the child does between its creation and exec, in this order: reset `defaults` to their
 // default actions, become a process group leader, pin itself to `cpus`, join the cgroups whose
-// cgroup.procs files are named in `cgroup_procs`, take `stdio` as 0, 1 and 2 (every other
-// descriptor is closed), change to `working_directory`, set `mask`, exec.
+// cgroup.procs files are named in `cgroup_procs`, take `stdio` as 0, 1 and 2 (and, with a
+// launcher, `report` as 3; every other descriptor is closed), change to `working_directory`, set
+// `mask`, exec: `program`, or with `launcher` >= 0 the executable open at that descriptor (which
+// then starts `program` itself; `argv` is then the launcher's).
 struct SpawnRequest {
   const char* program = nullptr;
   char* const* argv = nullptr;
@@ -24,6 +26,8 @@ struct SpawnRequest {
   std::size_t cgroup_count = 0;
   const sigset_t* mask = nullptr;
   const sigset_t* defaults = nullptr;
+  int launcher = -1;  // >= 5: exec this descriptor's executable (execveat), not `program`
+  int report = -1;    // >= 5: becomes descriptor 3 of the launcher
 };
 
 struct SpawnResult {

@@ -92,7 +92,9 @@ std::vector<Sample> measured_samples(const TaskOutcome& outcome) {
     samples.push_back({&run, std::string(k_metric_wall), run.wall_seconds});
     samples.push_back({&run, std::string(k_metric_user), run.user_seconds});
     samples.push_back({&run, std::string(k_metric_system), run.system_seconds});
-    samples.push_back({&run, std::string(k_metric_rss), static_cast<double>(run.max_rss_kib)});
+    if (run.max_rss_kib > 0) {  // 0: unknown (its launcher was killed with it)
+      samples.push_back({&run, std::string(k_metric_rss), static_cast<double>(run.max_rss_kib)});
+    }
     for (const auto& [name, value] : run.metrics) {
       samples.push_back({&run, name, value});
     }

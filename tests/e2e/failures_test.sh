@@ -75,6 +75,6 @@ assert_eq "$(grep -c "case=exits" out.txt)" 4 "lines about the retried task"
 # Too many open files: with a tiny descriptor limit, starts wait for running tasks to give
 # descriptors back instead of failing.
 printf 'name: fds\ncommand: ["sleep", "0.05"]\nmatrix: {i: [%s]}\n' "$(seq -s, 0 19)" >fds.yaml
-(ulimit -n 20; run_bm 0 run fds.yaml --out fds-out --jobs 12 --oversubscribe)
+(ulimit -n 24; run_bm 0 run fds.yaml --out fds-out --jobs 12 --oversubscribe)
 assert_contains out.txt "fds: 20 succeeded, 0 failed"
 echo "failures_test: ok"
