@@ -50,8 +50,9 @@ static int64_t microseconds(const struct timeval* time) {
 /* The program's side: it shares our memory until its execve. */
 static int child_main(void* argument) {
   struct start* start = argument;
-  sigprocmask(SIG_SETMASK, &start->mask, NULL);
+  /* Read first: a signal pending for the group may end it as soon as its mask is restored. */
   clock_gettime(CLOCK_MONOTONIC, &start->exec_time);
+  sigprocmask(SIG_SETMASK, &start->mask, NULL);
   execve(start->program, start->argv, start->envp);
   start->error = errno;
   _exit(127);
