@@ -41,6 +41,10 @@
 #include "util/environment.hpp"
 #include "util/strings.hpp"
 #include "util/console.hpp"
+#include "util/command.hpp"
+#include "util/directory.hpp"
+#include "resources/monitor.hpp"
+#include <fcntl.h>
 
 extern char** environ;
 
@@ -148,6 +152,10 @@ nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSumma
   if (summary.was_interrupted) {
     json["signal"] = summary.interrupt_signal;
   }
+  if (!summary.stop_reason.empty()) {
+    json["stopped"] = summary.stop_reason;
+  }
+  json["system_metrics"] = (store.run_dir() / "system_metrics.csv").lexically_relative(store.root()).string();
   return json;
 }
 
@@ -301,6 +309,38 @@ private:
 
 } // namespace
 
+// The config's gpu_check, run once on each GPU with that GPU alone visible: those on which it
+// fails get no work, each with a notice saying why.
+std::vector<int> check_gpus_with_command(const ResourceSettings& settings, const std::vector<int>& gpus,
+                                         std::vector<std::string>& notices) {
+  if (settings.gpu_check.empty()) {
+    return gpus;
+  }
+  std::vector<int> passed;
+  auto timeout = std::chrono::duration_cast<std::chrono::seconds>(settings.gpu_check_timeout);
+  for (int gpu : gpus) {
+    std::string id = std::to_string(gpu);
+    std::vector<std::string> argv = {"env", "CUDA_DEVICE_ORDER=PCI_BUS_ID", "CUDA_VISIBLE_DEVICES=" + id,
+                                     "BENCHMATRIX_GPUS=" + id};
+    if (settings.gpu_check.shell) {
+      argv.insert(argv.end(), {"/bin/sh", "-c", settings.gpu_check.words.front()});
+    } else {
+      argv.insert(argv.end(), settings.gpu_check.words.begin(), settings.gpu_check.words.end());
+    }
+    int spawn_error = 0;
+    CommandResult result = run_command(argv, timeout, 64 * 1024, spawn_error);
+    if (spawn_error == 0 && result.succeeded()) {
+      passed.push_back(gpu);
+      continue;
+    }
+    std::vector<std::string> lines = split(std::string(trim(result.output)), '\n');
+    std::string said = lines.empty() || lines.back().empty() ? "" : ": " + printable(lines.back(), 200);
+    notices.push_back(fmt::format("GPU {} gets no work: resources.gpu_check failed on it ({}){}", gpu,
+                                  spawn_error != 0 ? std::string(std::strerror(spawn_error)) : result.describe(timeout), said));
+  }
+  return passed;
+}
+
 int run_plan(const Plan& plan, const RunOptions& options) {
   const Config& config = plan.config();
   if (!options.executor.empty() && options.executor != "local") {
@@ -344,6 +384,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
         gpu_notices.push_back(fmt::format("GPU {} ({}) gets no work: {}", id, gpu->uuid, gpu->health));
       }
     }
+    healthy = check_gpus_with_command(config.resources, healthy, gpu_notices);
     if (healthy.empty()) {
       throw UserError(fmt::format("no GPU left to run on: {}", join(gpu_notices, "; ")));
     }
@@ -459,6 +500,9 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   if (!layout.gpus.empty() && !gpus.available) {
     header.notices.push_back(fmt::format("GPUs {} are used as listed, unchecked: {}", format_cpu_list(layout.gpus), gpus.why));
   }
+  if (config.resources.thermal_limit && layout.gpus.empty()) {
+    header.notices.push_back("resources.thermal_limit gates measured runs on GPUs; this run uses none");
+  }
   if (!isolation_notice.empty()) {
     header.notices.push_back(isolation_notice);
   } else if (cgroups) {
@@ -497,6 +541,15 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   runner_options.attempt.timeout = timeout;
   runner_options.retries = options.retries;
   runner_options.context = context;
+  runner_options.cool_down = config.resources.cool_down;
+  runner_options.thermal_limit = config.resources.thermal_limit;
+  // One sampler for the run: every task's monitor.csv, and the machine's totals beside the run's journal.
+  MonitorSettings monitor_settings{config.monitor.enabled, config.monitor.interval};
+  Monitor monitor(monitor_settings, gpus.nvml, layout.gpus,
+                  config.monitor.enabled
+                      ? open_log(AT_FDCWD, (store.run_dir() / "system_metrics.csv").string(), O_WRONLY | O_CREAT | O_TRUNC)
+                      : UniqueFd());
+  runner_options.monitor = &monitor;
   Runner runner(plan, store, executor, pool, status, runner_options);
   try {
     summary = runner.run(to_run, summary);
@@ -564,7 +617,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
       say(stdout, "Gate {}: {}\n", summary.failed > 0 ? "failed (tasks failed)" : "passed", analysis.counts_line());
     }
   }
-  return summary.failed > 0 ? k_exit_failed : k_exit_ok;
+  return summary.failed > 0 || !summary.stop_reason.empty() ? k_exit_failed : k_exit_ok;
 }
 
 } // namespace bm

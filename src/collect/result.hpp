@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "collect/metrics.hpp"
 #include "collect/executables.hpp"
 #include "collect/noise.hpp"
@@ -66,6 +68,7 @@ struct TaskOutcome {
   std::vector<std::vector<std::string>> interleaved_rounds;  // task ids per round, in run order
   Noise noise;                    // how disturbed its measured runs were
   std::vector<ExecutableHash> executables;  // the programs its command ran, by content
+  nlohmann::json monitor;         // the monitor's summary of its series (null: not monitored)
 };
 
 } // namespace bm

@@ -121,6 +121,16 @@ struct ResourceSettings {
   int per_gpu = 1;
   std::optional<int> max_concurrent;        // GPU tasks at once, spread over the GPUs (seed 004)
   SourceLocation max_concurrent_location;
+  std::optional<unsigned> thermal_limit;    // Celsius: a measured run waits for its GPUs to cool below
+  std::chrono::nanoseconds cool_down{0};    // between two tasks of one slot
+  CommandTemplate gpu_check;                // run once on each GPU before it gets work; empty: none
+  std::chrono::nanoseconds gpu_check_timeout{std::chrono::minutes(5)};
+};
+
+// The resource monitor (config `monitor:`): one sampler for the run, every `interval`.
+struct MonitorConfig {
+  bool enabled = true;
+  std::chrono::milliseconds interval{100};
 };
 
 // How results are analysed (config `analysis:`); `benchmatrix report` reads it back from plan.json.
@@ -158,6 +168,7 @@ struct Config {
   std::vector<Combination> exclude;
   TaskSettings defaults;                    // top-level repeat:, task:, env:
   ResourceSettings resources;
+  MonitorConfig monitor;
   std::vector<std::string> parallel_names;  // seed 002's `parallel`: one name per slot
   // repeat.interleave: the measured runs of the variants compared with one baseline run in
   // rounds of one run each, in an order shuffled per round from this seed. On by default when the

@@ -619,7 +619,8 @@ public:
 
   void resources(const YAML::Node& node, ResourceSettings& settings) const {
     for (const auto& [key, value] :
-         entries(node, "resources", {"cores", "reserve_core0", "jobs", "gpus", "per_gpu", "max_concurrent"})) {
+         entries(node, "resources", {"cores", "reserve_core0", "jobs", "gpus", "per_gpu", "max_concurrent",
+                                     "thermal_limit", "cool_down", "gpu_check", "gpu_check_timeout"})) {
       const std::string& name = key.Scalar();
       std::string what = "resources." + name;
       if (name == "cores") {
@@ -643,6 +644,25 @@ public:
       } else if (name == "max_concurrent") {
         settings.max_concurrent = static_cast<int>(integer(value, what, 1, 4096));
         settings.max_concurrent_location = where(value);
+      } else if (name == "thermal_limit") {
+        std::string text = scalar(value, what);
+        if (!text.empty() && (text.back() == 'C' || text.back() == 'c')) {
+          text.pop_back();
+        }
+        char* end = nullptr;
+        long celsius = std::strtol(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || celsius < 20 || celsius > 120) {
+          expected(value, what, "a temperature in Celsius from 20 to 120, such as 80C");
+        }
+        settings.thermal_limit = static_cast<unsigned>(celsius);
+      } else if (name == "cool_down") {
+        settings.cool_down = duration(value, what);
+      } else if (name == "gpu_check") {
+        // A string is a shell command; a list is run as it is. It runs once per GPU, with that GPU
+        // alone visible.
+        settings.gpu_check = command(value, what, value.IsScalar());
+      } else if (name == "gpu_check_timeout") {
+        settings.gpu_check_timeout = duration(value, what);
       } else {
         settings.per_gpu = static_cast<int>(integer(value, what, 1, 64));
       }
@@ -681,7 +701,7 @@ public:
     auto top = entries(root, "config",
                        {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
                         "include", "exclude", "repeat", "task", "resources", "parallel", "env", "env_inherit",
-                        "executor",
+                        "executor", "monitor",
                         "report", "analysis", "cost"});
     std::optional<std::pair<double, double>> cost;  // gpu_hour, core_hour: applied after analysis
     bool shell = false;
@@ -755,6 +775,22 @@ public:
         }
         if (config.executor != "local") {
           expected(value, "executor", "local or slurm");
+        }
+      } else if (field == "monitor") {
+        if (value.IsScalar()) {
+          config.monitor.enabled = boolean(value, "monitor");
+        } else {
+          for (const auto& [mkey, mvalue] : entries(value, "monitor", {"interval", "enabled"})) {
+            if (mkey.Scalar() == "enabled") {
+              config.monitor.enabled = boolean(mvalue, "monitor.enabled");
+              continue;
+            }
+            auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(duration(mvalue, "monitor.interval"));
+            if (interval.count() < 10 || interval > std::chrono::hours(1)) {
+              expected(mvalue, "monitor.interval", "a sampling interval from 10ms to 1h, such as 100ms or 1s");
+            }
+            config.monitor.interval = interval;
+          }
         }
       } else if (field == "report") {
         if (!value.IsSequence()) {

@@ -67,6 +67,29 @@ analysis: {baseline: {algo: std_sort}}
   EXPECT_EQ(parse_config("name: t\ncommand: [x]\nreport: []\n", "c").reports, std::vector<std::string>{});
 }
 
+TEST(Loader, MonitorAndGpuGates) {
+  Config config = parse_config("name: t\ncommand: [x]\nmonitor: {interval: 250ms}\n"
+                               "resources: {thermal_limit: 80C, cool_down: 5s, gpu_check: 'nvidia-smi -L', "
+                               "gpu_check_timeout: 30s}\n",
+                               "c");
+  EXPECT_TRUE(config.monitor.enabled);
+  EXPECT_EQ(config.monitor.interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.resources.thermal_limit, 80u);
+  EXPECT_EQ(config.resources.cool_down, std::chrono::seconds(5));
+  EXPECT_TRUE(config.resources.gpu_check.shell);  // a string is a shell command
+  EXPECT_EQ(config.resources.gpu_check.words, std::vector<std::string>{"nvidia-smi -L"});
+  EXPECT_EQ(config.resources.gpu_check_timeout, std::chrono::seconds(30));
+  EXPECT_FALSE(parse_config("name: t\ncommand: [x]\nmonitor: off\n", "c").monitor.enabled);
+  Config listed = parse_config("name: t\ncommand: [x]\nresources: {thermal_limit: 75, gpu_check: [python3, check.py]}\n", "c");
+  EXPECT_EQ(listed.resources.thermal_limit, 75u);
+  EXPECT_FALSE(listed.resources.gpu_check.shell);
+  EXPECT_EQ(parse_config("name: t\ncommand: [x]\n", "c").monitor.interval, std::chrono::milliseconds(100));
+  expect_error("name: t\ncommand: [x]\nmonitor: {interval: 1ms}\n", "c.yaml:3:21", "monitor.interval");
+  expect_error("name: t\ncommand: [x]\nmonitor: {every: 1s}\n", "c.yaml:3:11", "unknown key 'every'");
+  expect_error("name: t\ncommand: [x]\nresources: {thermal_limit: 200C}\n", "c.yaml:3:28", "from 20 to 120");
+  expect_error("name: t\ncommand: [x]\nresources: {cool_down: soon}\n", "c.yaml:3:24", "positive duration");
+}
+
 TEST(Loader, AcceptsJson) {
   Config config = parse_config(R"({"name": "j", "command": ["x", "{a}"], "matrix": {"a": [1, 2]}})", "c.json");
   EXPECT_EQ(config.axes[0].values.size(), 2u);

@@ -29,6 +29,10 @@ struct ProcessSpec {
   std::optional<std::chrono::nanoseconds> timeout;  // wall-clock limit of this process
   std::chrono::nanoseconds kill_grace{std::chrono::seconds(2)};  // TERM -> KILL delay on timeout/interrupt
   std::chrono::nanoseconds start_delay{0};  // cool-down: start no sooner than this after start()
+  // When set, the process starts only once this says yes, asked when it is due and then every
+  // `recheck` (the thermal gate: a GPU hotter than the limit waits until it has cooled).
+  std::function<bool()> ready;
+  std::chrono::nanoseconds recheck{std::chrono::milliseconds(500)};
   // > 0: each stream keeps at most this many bytes of this process's output (its head and tail,
   // with a marker of what was dropped), read through a pipe; 0: written straight to the file.
   std::uint64_t output_cap = 0;
@@ -57,6 +61,8 @@ struct ProcessResult {
   std::string output_error;          // the log could not be written (the output was dropped)
   bool oom_killed = false;           // the cgroup's memory limit was hit (a kill by the OOM killer)
   std::uint64_t memory_peak = 0;     // bytes, of the whole process tree (cgroup accounting); 0: unknown
+  // Measured beside it by the runner (its GPUs' energy and throttling while it ran), as metrics.
+  std::vector<std::pair<std::string, double>> gpu_metrics;
 
   bool succeeded() const { return start_error.empty() && exit_code == 0 && !timed_out && !interrupted; }
   std::string describe() const;      // "exit code 3", "killed by signal 11 (SIGSEGV)", "timed out after 2.0s", ...

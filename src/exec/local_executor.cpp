@@ -409,7 +409,7 @@ LocalExecutor::~LocalExecutor() {
 
 void LocalExecutor::start(const ProcessSpec& spec) {
   ++m_unreturned;
-  if (spec.start_delay.count() > 0) {
+  if (spec.start_delay.count() > 0 || (spec.ready && !spec.ready())) {
     // A cool-down is a deadline like any other: wait() starts the process when it is due.
     m_delayed.emplace_back(Clock::now() + spec.start_delay, spec);
     return;
@@ -419,7 +419,10 @@ void LocalExecutor::start(const ProcessSpec& spec) {
 
 void LocalExecutor::start_due(Clock::time_point now) {
   for (std::size_t i = 0; i < m_delayed.size();) {
-    if (m_delayed[i].first <= now) {
+    if (m_delayed[i].first <= now && m_delayed[i].second.ready && !m_delayed[i].second.ready()) {
+      m_delayed[i].first = now + m_delayed[i].second.recheck;  // not yet: asked again later
+      ++i;
+    } else if (m_delayed[i].first <= now) {
       ProcessSpec spec = std::move(m_delayed[i].second);
       m_delayed.erase(m_delayed.begin() + static_cast<long>(i));
       start_now(spec);
@@ -686,7 +689,7 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
     result.start_error = error_text("exec", child.program, report->error);
     result.started = child.started;
     result.ended = seen;
-  } else if (report) {
+  } else if (report && report->exec_ns > 0) {
     // The program's own end, usage and peak, as the launcher saw them: a run is timed from its
     // execve to its exit, and its max_rss starts from the launcher's few hundred KiB.
     status = report->status;

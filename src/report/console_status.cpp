@@ -154,6 +154,19 @@ void ConsoleStatus::task_started(const Plan& plan, std::size_t task, const Lease
                    attempt > 1 ? fmt::format(", attempt {}", attempt) : ""));
 }
 
+void ConsoleStatus::task_waiting(const Plan& plan, std::size_t task, const std::string& reason) {
+  // A cool-down is routine (the live display shows it); a hot GPU is worth a line.
+  if (reason.empty() || m_options.quiet || (!m_options.verbose && reason.starts_with("cool-down"))) {
+    return;
+  }
+  emit(fmt::format("  wait  {}: {}\n", plan.label(task), reason));
+}
+
+void ConsoleStatus::gpu_removed(int gpu, const std::string& reason) {
+  Colors c = Colors::of(m_options.color);
+  emit(fmt::format("{}GPU {} leaves the pool{}: {}; its waiting tasks go to the other GPUs\n", c.warn, gpu, c.reset, reason));
+}
+
 void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                                   bool will_retry) {
   if (!will_retry) {
@@ -218,6 +231,9 @@ void ConsoleStatus::run_finished(const Plan& plan, const RunSummary& summary) {
     text += fmt::format(", {} skipped (already done)", summary.skipped_done);
   }
   text += fmt::format(" in {}\n", format_seconds(summary.wall_seconds));
+  if (!summary.stop_reason.empty()) {
+    text += fmt::format("{}Stopped:{} {}\n", c.fail, c.reset, summary.stop_reason);
+  }
   if (!summary.failures.empty()) {
     text += "Failed tasks (run the same command again to retry only these):\n";
     for (const auto& failure : summary.failures) {

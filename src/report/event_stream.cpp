@@ -162,6 +162,14 @@ void EventStream::task_finished(const Plan& plan, const TaskOutcome& outcome, co
   emit(std::move(event));
 }
 
+void EventStream::task_waiting(const Plan& plan, std::size_t task, const std::string& reason) {
+  emit({{"event", reason.empty() ? "wait_over" : "wait"}, {"task", plan.task_id(task)}, {"reason", reason}});
+}
+
+void EventStream::gpu_removed(int gpu, const std::string& reason) {
+  emit({{"event", "gpu_removed"}, {"gpu", gpu}, {"reason", reason}});
+}
+
 void EventStream::interrupted(int signal, bool forced) {
   emit({{"event", "interrupt"}, {"signal", signal}, {"forced", forced}});
 }

@@ -26,6 +26,8 @@ public:
   void process_ended(const Plan& plan, std::size_t task, const RunRecord& record) override;
   void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                      bool will_retry) override;
+  void task_waiting(const Plan& plan, std::size_t task, const std::string& reason) override;
+  void gpu_removed(int gpu, const std::string& reason) override;
   void interrupted(int signal, bool forced) override;
   void run_finished(const Plan& plan, const RunSummary& summary) override;
 

@@ -124,6 +124,9 @@ std::string fit(std::string text, std::size_t columns) {
 }
 
 std::string step_text(const RunProgress::Running& running) {
+  if (!running.waiting.empty()) {
+    return "waiting: " + running.waiting;
+  }
   if (!running.step_known) {
     return "starting";
   }

@@ -104,6 +104,9 @@ public:
     m_progress.process_started(task, step);
   }
   void task_ended(const Plan&, std::size_t task) override { m_progress.task_ended(task); }
+  void task_waiting(const Plan&, std::size_t task, const std::string& reason) override {
+    m_progress.task_waiting(task, reason);
+  }
   void task_finished(const Plan&, const TaskOutcome& outcome, const std::filesystem::path&, bool will_retry) override {
     m_progress.task_finished(outcome, will_retry);
   }

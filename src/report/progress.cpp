@@ -59,6 +59,15 @@ void RunProgress::process_started(std::size_t task, const ProcessStep& step) {
   }
 }
 
+void RunProgress::task_waiting(std::size_t task, const std::string& reason) {
+  std::lock_guard lock(m_mutex);
+  for (auto& running : m_running) {
+    if (running.task == task) {
+      running.waiting = reason;
+    }
+  }
+}
+
 void RunProgress::task_ended(std::size_t task) {
   std::lock_guard lock(m_mutex);
   auto found = std::find_if(m_running.begin(), m_running.end(), [&](const Running& running) { return running.task == task; });

@@ -35,6 +35,7 @@ public:
     int attempt = 1;
     ProcessStep step;
     bool step_known = false;
+    std::string waiting;          // why its next process has not started yet (cool-down, hot GPU)
     TimePoint started;
   };
 
@@ -56,6 +57,7 @@ public:
   void run_started(const RunHeader& header);
   void task_started(std::size_t task, const Lease& lease, int attempt, TimePoint now);
   void process_started(std::size_t task, const ProcessStep& step);
+  void task_waiting(std::size_t task, const std::string& reason);  // "" : no longer waiting
   void task_ended(std::size_t task);  // no longer running; counted at task_finished
   void task_finished(const TaskOutcome& outcome, bool will_retry);
 

@@ -50,6 +50,7 @@ struct RunSummary {
   std::string started;
   std::string finished;
   std::vector<FailedTask> failures;
+  std::string stop_reason;  // why tasks were left unstarted without an interrupt (no GPU left)
 };
 
 // The run's events go through this interface as typed calls, from the run loop's thread; the
@@ -67,6 +68,10 @@ public:
   // The task's last process is over (its slot is free again); task_finished follows once its
   // files are written, which may be after the slot's next task started.
   virtual void task_ended(const Plan& /*plan*/, std::size_t /*task*/) {}
+  // The task's next process waits before it starts (`reason`: a cool-down, a GPU too hot).
+  virtual void task_waiting(const Plan& /*plan*/, std::size_t /*task*/, const std::string& /*reason*/) {}
+  // A GPU left the pool: no task starts on it any more.
+  virtual void gpu_removed(int /*gpu*/, const std::string& /*reason*/) {}
   virtual void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,
                              bool will_retry) = 0;
   virtual void interrupted(int signal, bool forced) = 0;
@@ -101,6 +106,16 @@ public:
   void task_ended(const Plan& plan, std::size_t task) override {
     for (Status* status : m_statuses) {
       status->task_ended(plan, task);
+    }
+  }
+  void task_waiting(const Plan& plan, std::size_t task, const std::string& reason) override {
+    for (Status* status : m_statuses) {
+      status->task_waiting(plan, task, reason);
+    }
+  }
+  void gpu_removed(int gpu, const std::string& reason) override {
+    for (Status* status : m_statuses) {
+      status->gpu_removed(gpu, reason);
     }
   }
   void task_finished(const Plan& plan, const TaskOutcome& outcome, const std::filesystem::path& dir,

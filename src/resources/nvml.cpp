@@ -34,6 +34,18 @@ struct nvmlUtilization_t {
   unsigned int memory;
 };
 
+struct nvmlViolationTime_t {
+  unsigned long long referenceTime;
+  unsigned long long violationTime;  // ns
+};
+
+constexpr int k_clock_sm = 1;
+constexpr int k_perf_policy_power = 0;
+constexpr int k_perf_policy_thermal = 1;
+constexpr unsigned long long k_reason_sw_thermal = 0x20;
+constexpr unsigned long long k_reason_hw_thermal = 0x40;
+constexpr unsigned long long k_not_available = ~0ULL;
+
 struct nvmlPciInfo_t {  // nvmlDeviceGetPciInfo_v3
   char busIdLegacy[16];
   unsigned int domain;
@@ -64,6 +76,12 @@ struct Nvml::Symbols {
   nvmlReturn_t (*pci_info)(nvmlDevice_t, nvmlPciInfo_t*) = nullptr;
   nvmlReturn_t (*cpu_affinity)(nvmlDevice_t, unsigned int, unsigned long*) = nullptr;
   nvmlReturn_t (*remapped_rows)(nvmlDevice_t, unsigned int*, unsigned int*, unsigned int*, unsigned int*) = nullptr;
+  nvmlReturn_t (*clock)(nvmlDevice_t, int, unsigned int*) = nullptr;
+  nvmlReturn_t (*event_reasons)(nvmlDevice_t, unsigned long long*) = nullptr;
+  nvmlReturn_t (*energy)(nvmlDevice_t, unsigned long long*) = nullptr;
+  nvmlReturn_t (*violation)(nvmlDevice_t, int, nvmlViolationTime_t*) = nullptr;
+  nvmlReturn_t (*processes)(nvmlDevice_t, unsigned int*, void*) = nullptr;
+  std::size_t process_record = 0;  // the record size the found function is documented with
 };
 
 namespace {
@@ -119,6 +137,20 @@ std::unique_ptr<Nvml> Nvml::load(std::string& why) {
   find_symbol(handle, "nvmlDeviceGetPciInfo_v3", s.pci_info);
   find_symbol(handle, "nvmlDeviceGetCpuAffinity", s.cpu_affinity);
   find_symbol(handle, "nvmlDeviceGetRemappedRows", s.remapped_rows);
+  find_symbol(handle, "nvmlDeviceGetClockInfo", s.clock);
+  if (!find_symbol(handle, "nvmlDeviceGetCurrentClocksEventReasons", s.event_reasons)) {
+    find_symbol(handle, "nvmlDeviceGetCurrentClocksThrottleReasons", s.event_reasons);
+  }
+  find_symbol(handle, "nvmlDeviceGetTotalEnergyConsumption", s.energy);
+  find_symbol(handle, "nvmlDeviceGetViolationStatus", s.violation);
+  // nvmlProcessInfo_t: v3 is 32 bytes, v2 24, v1 16 (pid, then the memory used at offset 8).
+  if (find_symbol(handle, "nvmlDeviceGetComputeRunningProcesses_v3", s.processes)) {
+    s.process_record = 32;
+  } else if (find_symbol(handle, "nvmlDeviceGetComputeRunningProcesses_v2", s.processes)) {
+    s.process_record = 24;
+  } else if (find_symbol(handle, "nvmlDeviceGetComputeRunningProcesses", s.processes)) {
+    s.process_record = 16;
+  }
   nvmlReturn_t result = s.init();
   if (result != k_success) {
     const char* text = s.error_string(result);
@@ -227,6 +259,121 @@ std::vector<GpuInfo> Nvml::devices() const {
   return gpus;
 }
 
+GpuSample Nvml::sample(int index) const {
+  const Symbols& s = *m_symbols;
+  GpuSample sample;
+  sample.index = index;
+  nvmlDevice_t device = nullptr;
+  nvmlReturn_t found = s.handle(static_cast<unsigned int>(index), &device);
+  if (found != k_success) {
+    const char* text = s.error_string(found);
+    sample.health = fmt::format("not reachable: {}", text ? text : "unknown error");
+    return sample;
+  }
+  nvmlMemory_t memory{};
+  nvmlReturn_t memory_result = s.memory(device, &memory);
+  if (memory_result == k_gpu_is_lost) {
+    sample.health = "lost (NVML: GPU is lost)";
+    return sample;
+  }
+  if (memory_result == k_success) {
+    sample.memory_used = memory.used;
+  }
+  nvmlUtilization_t utilization{};
+  if (s.utilization(device, &utilization) == k_success) {
+    sample.utilization = utilization.gpu;
+  }
+  unsigned int value = 0;
+  if (s.temperature(device, 0, &value) == k_success) {
+    sample.temperature = value;
+  }
+  if (s.power(device, &value) == k_success) {
+    sample.power_mw = value;
+  }
+  if (s.clock && s.clock(device, k_clock_sm, &value) == k_success) {
+    sample.sm_clock_mhz = value;
+  }
+  unsigned long long reasons = 0;
+  if (s.event_reasons && s.event_reasons(device, &reasons) == k_success) {
+    sample.thermal_slowdown = (reasons & (k_reason_sw_thermal | k_reason_hw_thermal)) != 0;
+  }
+  return sample;
+}
+
+GpuCounters Nvml::counters(int index) const {
+  const Symbols& s = *m_symbols;
+  GpuCounters counters;
+  nvmlDevice_t device = nullptr;
+  if (s.handle(static_cast<unsigned int>(index), &device) != k_success) {
+    return counters;
+  }
+  unsigned long long energy = 0;
+  if (s.energy && s.energy(device, &energy) == k_success) {
+    counters.energy_mj = energy;
+  }
+  nvmlViolationTime_t violation{};
+  if (s.violation && s.violation(device, k_perf_policy_power, &violation) == k_success) {
+    counters.power_violation_ns = violation.violationTime;
+  }
+  if (s.violation && s.violation(device, k_perf_policy_thermal, &violation) == k_success) {
+    counters.thermal_violation_ns = violation.violationTime;
+  }
+  return counters;
+}
+
+namespace {
+
+// The records at `stride` bytes apart, when every one looks like a process: a pid the kernel
+// could give, and memory that is "not available" or at most the GPU's.
+std::optional<std::vector<GpuProcess>> records_at(const unsigned char* buffer, unsigned int count, std::size_t stride,
+                                                  std::uint64_t memory_total) {
+  std::vector<GpuProcess> processes;
+  for (unsigned int i = 0; i < count; ++i) {
+    std::uint32_t pid = 0;
+    unsigned long long used = 0;
+    std::memcpy(&pid, buffer + i * stride, sizeof pid);
+    std::memcpy(&used, buffer + i * stride + 8, sizeof used);
+    if (pid == 0 || pid > (1U << 22) || (used != k_not_available && memory_total != 0 && used > memory_total)) {
+      return std::nullopt;
+    }
+    processes.push_back({static_cast<int>(pid), used == k_not_available ? 0 : used});
+  }
+  return processes;
+}
+
+} // namespace
+
+std::optional<std::vector<GpuProcess>> Nvml::processes(int index) const {
+  const Symbols& s = *m_symbols;
+  nvmlDevice_t device = nullptr;
+  if (!s.processes || s.handle(static_cast<unsigned int>(index), &device) != k_success) {
+    return std::nullopt;
+  }
+  constexpr unsigned int k_capacity = 128;
+  std::vector<unsigned char> buffer(k_capacity * 32 + 64);  // room for the largest layout and more
+  unsigned int count = k_capacity;
+  if (s.processes(device, &count, buffer.data()) != k_success) {
+    return std::nullopt;
+  }
+  count = std::min(count, k_capacity);
+  nvmlMemory_t memory{};
+  std::uint64_t total = s.memory(device, &memory) == k_success ? memory.total : 0;
+  if (m_process_stride != 0) {
+    return records_at(buffer.data(), count, m_process_stride, total);
+  }
+  // With two or more records a wrong stride reads other fields as pids: the first stride under
+  // which every record makes sense is the driver's, and kept.
+  for (std::size_t stride : {s.process_record, std::size_t{32}, std::size_t{24}, std::size_t{16}}) {
+    if (auto found = records_at(buffer.data(), count, stride, total)) {
+      if (count >= 2) {
+        m_process_stride = stride;
+      }
+      return found;
+    }
+  }
+  return std::nullopt;
+}
+
 GpuDiscovery discover_gpus() {
   GpuDiscovery discovery;
   std::unique_ptr<Nvml> nvml = Nvml::load(discovery.why);
@@ -236,6 +383,7 @@ GpuDiscovery discover_gpus() {
   discovery.available = true;
   discovery.driver = nvml->driver_version();
   discovery.gpus = nvml->devices();
+  discovery.nvml = std::move(nvml);
   return discovery;
 }
 

@@ -25,6 +25,33 @@ struct GpuInfo {
   bool healthy() const { return health == "ok"; }
 };
 
+// One reading of a GPU while tasks run (the monitor's). Absent values are unsupported or failed.
+struct GpuSample {
+  int index = 0;
+  std::optional<unsigned> utilization;      // percent
+  std::optional<std::uint64_t> memory_used;  // bytes
+  std::optional<unsigned> power_mw;
+  std::optional<unsigned> temperature;      // degrees Celsius
+  std::optional<unsigned> sm_clock_mhz;
+  bool thermal_slowdown = false;            // throttled now for temperature (clock event reasons)
+  std::string health = "ok";                // "ok", or what is wrong now ("lost (NVML: GPU is lost)")
+
+  bool healthy_now() const { return health == "ok"; }
+};
+
+// Cumulative counters, read at the start and the end of a measured run.
+struct GpuCounters {
+  std::optional<std::uint64_t> energy_mj;          // since the driver was loaded
+  std::optional<std::uint64_t> power_violation_ns;  // time held below the requested clocks for power
+  std::optional<std::uint64_t> thermal_violation_ns;
+};
+
+// A process using a GPU and the GPU memory it holds.
+struct GpuProcess {
+  int pid = 0;
+  std::uint64_t memory_used = 0;  // bytes
+};
+
 // NVML, loaded at run time with dlopen("libnvidia-ml.so.1") or the library named by the
 // environment variable BENCHMATRIX_NVML_LIBRARY (tests load a fake with the same symbols). The
 // required symbols are looked up one by one; any other missing symbol only means that probe is
@@ -43,6 +70,12 @@ public:
   std::string driver_version() const;
   // Every GPU of the machine, in NVML's order, with its health now.
   std::vector<GpuInfo> devices() const;
+  // What the GPU at `index` does now; thread-safe, as NVML is.
+  GpuSample sample(int index) const;
+  GpuCounters counters(int index) const;
+  // The compute processes on the GPU; nullopt when the driver cannot list them. Its record's
+  // layout changed between drivers without a new function version, so the stride is probed.
+  std::optional<std::vector<GpuProcess>> processes(int index) const;
 
   struct Symbols;
 
@@ -52,11 +85,13 @@ private:
   void* m_handle = nullptr;
   std::string m_library;
   std::unique_ptr<Symbols> m_symbols;
+  mutable std::size_t m_process_stride = 0;  // probed on the first list of two or more processes
 };
 
 // What a run knows of the machine's GPUs: NVML's list, or why there is none.
 struct GpuDiscovery {
   bool available = false;        // NVML answered
+  std::shared_ptr<Nvml> nvml;    // kept loaded for the monitor
   std::string why;               // when not available: why (said once)
   std::string driver;
   std::vector<GpuInfo> gpus;

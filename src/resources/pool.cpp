@@ -24,7 +24,7 @@ ResourcePool::ResourcePool(std::vector<std::string> slot_names, std::vector<int>
                            std::vector<int> gpus, int per_gpu)
     : m_slot_names(std::move(slot_names)), m_cpu_slots(m_slot_names.size()), m_slot_busy(m_slot_names.size(), false),
       m_cpus(std::move(cpus)), m_cpu_busy(m_cpus.size(), false), m_pinned(pinned), m_gpus(std::move(gpus)),
-      m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false), m_per_gpu(per_gpu) {
+      m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false), m_gpu_removed(m_gpus.size(), false), m_per_gpu(per_gpu) {
   BM_ASSERT(!m_slot_names.empty());
   BM_ASSERT(m_per_gpu >= 1);
 }
@@ -32,7 +32,7 @@ ResourcePool::ResourcePool(std::vector<std::string> slot_names, std::vector<int>
 ResourcePool::ResourcePool(const PoolLayout& layout)
     : m_slot_names(layout.all_slot_names()), m_cpu_slots(layout.slot_names.size()),
       m_slot_busy(m_slot_names.size(), false), m_cpus(layout.cpus), m_cpu_busy(m_cpus.size(), false),
-      m_pinned(layout.pinned), m_gpus(layout.gpus), m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false),
+      m_pinned(layout.pinned), m_gpus(layout.gpus), m_gpu_load(m_gpus.size(), 0), m_gpu_whole(m_gpus.size(), false), m_gpu_removed(m_gpus.size(), false),
       m_per_gpu(layout.per_gpu),
       m_gpu_cpus(layout.gpu_cpus), m_gpu_task_cpus(layout.gpu_task_cpus), m_cpu_use(m_gpu_task_cpus.size(), 0) {
   BM_ASSERT(!m_slot_names.empty());
@@ -59,27 +59,55 @@ std::size_t ResourcePool::free_slot_count() const {
 }
 
 bool ResourcePool::can_ever_fit(const ResourceRequest& request) const {
+  std::size_t usable = usable_gpu_count();
   if (request.gpus > 0 && m_slot_names.size() > m_cpu_slots) {
-    return static_cast<size_t>(request.gpus) <= m_gpus.size();  // its CPUs may be shared
+    return static_cast<size_t>(request.gpus) <= usable;  // its CPUs may be shared
   }
   if (m_pinned && static_cast<size_t>(request.cpus) > m_cpus.size()) {
     return false;
   }
-  return static_cast<size_t>(request.gpus) <= m_gpus.size();
+  return static_cast<size_t>(request.gpus) <= usable;
 }
 
-std::vector<int> ResourcePool::pick_gpus(int count) const {
-  // Least-loaded GPUs first (ties: lowest index): spreads tasks before doubling up.
+bool ResourcePool::remove_gpu(int gpu) {
+  auto it = std::find(m_gpus.begin(), m_gpus.end(), gpu);
+  if (it == m_gpus.end() || m_gpu_removed[static_cast<size_t>(it - m_gpus.begin())]) {
+    return false;
+  }
+  m_gpu_removed[static_cast<size_t>(it - m_gpus.begin())] = true;
+  return true;
+}
+
+std::size_t ResourcePool::usable_gpu_count() const {
+  return static_cast<size_t>(std::count(m_gpu_removed.begin(), m_gpu_removed.end(), false));
+}
+
+std::vector<int> ResourcePool::pick_gpus(int count, const std::vector<int>& avoid) const {
+  // Least-loaded first (ties: lowest index): spreads tasks before doubling up. GPUs to avoid are
+  // not taken while another usable GPU exists (a retry waits for one rather than fail again
+  // where it failed), and taken last when every usable GPU is to be avoided.
   std::vector<int> order(m_gpus.size());
   std::iota(order.begin(), order.end(), 0);
+  auto avoided = [&](int position) {
+    return std::find(avoid.begin(), avoid.end(), m_gpus[static_cast<size_t>(position)]) != avoid.end();
+  };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    if (avoided(a) != avoided(b)) {
+      return avoided(b);
+    }
     return m_gpu_load[static_cast<size_t>(a)] < m_gpu_load[static_cast<size_t>(b)];
   });
+  bool only_avoided = true;
+  for (std::size_t i = 0; i < m_gpus.size(); ++i) {
+    only_avoided = only_avoided && (m_gpu_removed[i] || avoided(static_cast<int>(i)));
+  }
   // One GPU is shared up to the depth; several are taken whole: idle ones, kept from others.
   std::vector<int> picked;
   for (int index : order) {
     auto i = static_cast<size_t>(index);
-    bool room = count > 1 ? m_gpu_load[i] == 0 : (m_gpu_load[i] < m_per_gpu && !m_gpu_whole[i]);
+    bool room = m_gpu_removed[i] || (avoided(index) && !only_avoided) ? false
+                : count > 1  ? m_gpu_load[i] == 0
+                             : (m_gpu_load[i] < m_per_gpu && !m_gpu_whole[i]);
     if (static_cast<int>(picked.size()) < count && room) {
       picked.push_back(index);
     }
@@ -87,12 +115,12 @@ std::vector<int> ResourcePool::pick_gpus(int count) const {
   return picked;
 }
 
-std::optional<Lease> ResourcePool::acquire_gpu_slot(const ResourceRequest& request) {
+std::optional<Lease> ResourcePool::acquire_gpu_slot(const ResourceRequest& request, const std::vector<int>& avoid) {
   auto slot = std::find(m_slot_busy.begin() + static_cast<long>(m_cpu_slots), m_slot_busy.end(), false);
   if (slot == m_slot_busy.end()) {
     return std::nullopt;
   }
-  std::vector<int> gpus = pick_gpus(request.gpus);
+  std::vector<int> gpus = pick_gpus(request.gpus, avoid);
   if (static_cast<int>(gpus.size()) < request.gpus) {
     return std::nullopt;
   }
@@ -135,9 +163,9 @@ std::optional<Lease> ResourcePool::acquire_gpu_slot(const ResourceRequest& reque
   return lease;
 }
 
-std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
+std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request, const std::vector<int>& avoid) {
   if (request.gpus > 0 && m_slot_names.size() > m_cpu_slots) {
-    return acquire_gpu_slot(request);
+    return acquire_gpu_slot(request, avoid);
   }
   auto cpu_slots_end = m_slot_busy.begin() + static_cast<long>(m_cpu_slots);
   auto slot = std::find(m_slot_busy.begin(), cpu_slots_end, false);
@@ -158,7 +186,7 @@ std::optional<Lease> ResourcePool::acquire(const ResourceRequest& request) {
     }
   }
   if (request.gpus > 0) {
-    lease.gpus = pick_gpus(request.gpus);
+    lease.gpus = pick_gpus(request.gpus, avoid);
     if (lease.gpus.size() < static_cast<size_t>(request.gpus)) {
       return std::nullopt;
     }

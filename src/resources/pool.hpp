@@ -40,11 +40,16 @@ public:
   explicit ResourcePool(const PoolLayout& layout);
 
   // A lease when everything asked for is free now; nullopt otherwise.
-  std::optional<Lease> acquire(const ResourceRequest& request);
+  // `avoid`: GPUs not taken while another usable GPU exists (those a retried task failed on).
+  std::optional<Lease> acquire(const ResourceRequest& request, const std::vector<int>& avoid = {});
   void release(const Lease& lease);
 
   // Whether the request could be met by the empty pool (otherwise it never can).
   bool can_ever_fit(const ResourceRequest& request) const;
+  // The GPU leaves the pool (it failed its check or turned unhealthy): no new lease gets it; its
+  // running tasks keep their leases. False when it was not in the pool or had left already.
+  bool remove_gpu(int gpu);
+  std::size_t usable_gpu_count() const;
 
   std::size_t slot_count() const { return m_slot_names.size(); }
   std::size_t free_slot_count() const;
@@ -55,8 +60,8 @@ public:
   bool pinned() const { return m_pinned; }
 
 private:
-  std::optional<Lease> acquire_gpu_slot(const ResourceRequest& request);
-  std::vector<int> pick_gpus(int count) const;  // positions in m_gpus
+  std::optional<Lease> acquire_gpu_slot(const ResourceRequest& request, const std::vector<int>& avoid);
+  std::vector<int> pick_gpus(int count, const std::vector<int>& avoid) const;  // positions in m_gpus
 
   std::vector<std::string> m_slot_names;  // the CPU slots', then the GPU slots'
   std::size_t m_cpu_slots = 0;
@@ -67,6 +72,7 @@ private:
   std::vector<int> m_gpus;
   std::vector<int> m_gpu_load;
   std::vector<bool> m_gpu_whole;             // taken whole by a task with several GPUs
+  std::vector<bool> m_gpu_removed;           // left the pool
   int m_per_gpu;
   std::vector<std::vector<int>> m_gpu_cpus;  // per GPU: the CPUs its tasks may use, nearest first
   std::vector<int> m_gpu_task_cpus;          // every CPU a GPU task may use

@@ -111,6 +111,33 @@ TEST(ResourcePool, HandsOutCpusAndGpusWithDepth) {
   EXPECT_EQ(d->gpus, (std::vector<int>{0}));
 }
 
+TEST(ResourcePool, RemovedAndAvoidedGpus) {
+  ResourcePool pool({"0", "1", "2"}, {1, 2, 3}, true, {0, 1}, 2);
+  ASSERT_TRUE(pool.remove_gpu(1));
+  EXPECT_FALSE(pool.remove_gpu(1));
+  EXPECT_FALSE(pool.remove_gpu(7));
+  EXPECT_EQ(pool.usable_gpu_count(), 1u);
+  auto a = pool.acquire({1, 1});
+  auto b = pool.acquire({1, 1});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->gpus, std::vector<int>{0});
+  EXPECT_EQ(b->gpus, std::vector<int>{0});  // GPU 1 left the pool: never handed out again
+  EXPECT_FALSE(pool.acquire({1, 1}));
+  EXPECT_FALSE(pool.can_ever_fit({1, 2}));
+  pool.release(*a);
+  pool.release(*b);
+
+  ResourcePool retry({"0", "1"}, {1, 2}, true, {0, 1}, 1);
+  auto busy = retry.acquire({1, 1});
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->gpus, std::vector<int>{0});
+  EXPECT_FALSE(retry.acquire({1, 1}, {1}));  // waits for GPU 0 rather than fail again on GPU 1
+  retry.release(*busy);
+  EXPECT_EQ(retry.acquire({1, 1}, {0})->gpus, std::vector<int>{1});
+  ResourcePool only({"0"}, {1}, true, {0}, 1);
+  EXPECT_EQ(only.acquire({1, 1}, {0})->gpus, std::vector<int>{0});  // no other GPU: taken anyway
+}
+
 TEST(ResourcePool, PerGpuDepthAndMultiCpuTasks) {
   ResourcePool pool({"0", "1", "2", "3"}, {1, 2, 3, 4}, true, {0}, 2);
   auto a = pool.acquire({2, 1});

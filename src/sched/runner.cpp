@@ -4,6 +4,10 @@
 #include <csignal>
 #include <map>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+
 namespace bm {
 
 Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
@@ -16,6 +20,21 @@ Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool&
       [this](std::uint64_t token, int pid, std::uint64_t start_ticks, const std::vector<std::string>& cgroups) {
         auto found = m_running.find(token);
         std::string task = found == m_running.end() ? "" : found->second.group->task_id(found->second.attempt);
+        if (found != m_running.end() && found->second.waiting) {
+          found->second.waiting = false;
+          m_status.task_waiting(m_plan, found->second.group->attempt(found->second.attempt).task(), "");
+        }
+        if (found != m_running.end() && m_options.monitor) {
+          Running& running = found->second;
+          m_options.monitor->process_started(running.group->attempt(running.attempt).task(), pid, cgroups);
+          if (running.measured) {
+            // Energy and throttling of a measured run: counters at its real start (after any wait).
+            running.gpu_counters.clear();
+            for (int gpu : running.group->lease().gpus) {
+              running.gpu_counters.push_back(m_options.monitor->counters(gpu));
+            }
+          }
+        }
         nlohmann::json event = {{"event", "process-started"}, {"task_id", task}, {"pid", pid}, {"start_ticks", start_ticks}};
         if (!cgroups.empty()) {
           event["cgroups"] = cgroups;
@@ -37,6 +56,7 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
   // Files are written after the free slots got their next process, so a slot's hand-off from one
   // process to the next costs no file I/O: the writing overlaps the next task's run.
   for (;;) {
+    check_gpus();
     if (m_interrupts == 0) {
       fill();
     }
@@ -123,12 +143,26 @@ void Runner::fill() {
     std::vector<std::size_t> tasks =
         next->group == QueuedTask::k_single ? std::vector<std::size_t>{next->task} : m_groups[next->group];
     ResourceRequest request{0, 0};
+    std::vector<int> avoid;
     for (std::size_t task : tasks) {
       ResolvedSettings settings = m_plan.settings(task);
       request.cpus = std::max(request.cpus, settings.cpus);
       request.gpus = std::max(request.gpus, settings.gpus);
+      if (auto failed = m_failed_on.find(task); failed != m_failed_on.end()) {
+        avoid.insert(avoid.end(), failed->second.begin(), failed->second.end());
+      }
     }
-    auto lease = m_pool.acquire(request);
+    auto lease = m_pool.acquire(request, avoid);
+    if (!lease && request.gpus > 0 && !m_removed_gpus.empty() && !m_pool.can_ever_fit(request)) {
+      // Its GPUs left the pool: it cannot start on this machine any more; the others go on.
+      m_scheduler.pop();
+      m_summary.not_started += tasks.size();
+      if (m_summary.stop_reason.empty()) {
+        m_summary.stop_reason = fmt::format("no usable GPU left (GPU {} left the pool): tasks that need a GPU were not started",
+                                            fmt::join(m_removed_gpus, ", "));
+      }
+      continue;
+    }
     if (!lease) {
       return;  // strict order: wait for resources rather than let later tasks jump ahead
     }
@@ -151,15 +185,19 @@ void Runner::fill() {
           attempt->add_warning(warning);
         }
         m_to_describe.push_back(task);
+        if (m_options.monitor && m_options.monitor->enabled()) {
+          TaskFolderRef folder = m_store.folder(m_plan, task);
+          m_options.monitor->begin_task(task, lease->gpus, folder.tasks_fd, folder.relative + "/monitor.csv");
+        }
       }
       attempts.push_back(std::move(attempt));
       ++m_summary.attempts;
     }
-    advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed));
+    advance(std::make_unique<AttemptGroup>(std::move(attempts), *lease, m_plan.config().interleave_seed), true);
   }
 }
 
-void Runner::advance(std::unique_ptr<AttemptGroup> group) {
+void Runner::advance(std::unique_ptr<AttemptGroup> group, bool first) {
   for (auto& attempt : group->take_finished()) {
     finish_attempt(std::move(attempt));
   }
@@ -168,23 +206,80 @@ void Runner::advance(std::unique_ptr<AttemptGroup> group) {
   if (!next) {
     BM_ASSERT(group->empty());
     m_pool.release(group->lease());
+    m_slot_free_since[group->lease().slot] = std::chrono::steady_clock::now();
     return;
   }
   // Registered before the start, so the spawn listener can name the task.
   const TaskAttempt& attempt = group->attempt(next->first);
   std::size_t task = attempt.task();
   ProcessStep step = attempt.running_step();
-  m_running.emplace(token, Running{std::move(group), next->first});
-  m_executor.start(next->second);
+  ProcessSpec& spec = next->second;
+  const Lease& lease = group->lease();
+  bool waiting = false;
+  auto free_since = m_slot_free_since.find(lease.slot);
+  if (first && m_options.cool_down.count() > 0 && free_since != m_slot_free_since.end()) {
+    // The slot's previous task ended just now: its heat (and its caches) settle first.
+    auto elapsed = std::chrono::steady_clock::now() - free_since->second;
+    if (elapsed < m_options.cool_down) {
+      spec.start_delay = std::max(spec.start_delay, std::chrono::duration_cast<std::chrono::nanoseconds>(m_options.cool_down - elapsed));
+      m_status.task_waiting(m_plan, task, fmt::format("cool-down {:.1f}s", std::chrono::duration<double>(spec.start_delay).count()));
+      waiting = true;
+    }
+  }
+  bool measured = step.phase == Phase::Run;
+  if (measured && m_options.thermal_limit && m_options.monitor && !lease.gpus.empty()) {
+    // A measured run starts on GPUs at most thermal_limit hot and not slowed down for heat.
+    if (auto hot = too_hot(lease.gpus)) {
+      waiting = true;
+      m_status.task_waiting(m_plan, task, *hot);
+      m_store.record({{"event", "thermal-wait"}, {"task_id", m_plan.task_id(task)}, {"reason", *hot}});
+    }
+    spec.ready = [this, gpus = lease.gpus] { return !too_hot(gpus); };
+  }
+  m_running.emplace(token, Running{std::move(group), next->first, measured, waiting, {}});
+  m_executor.start(spec);
   ++m_summary.processes;
   m_status.process_started(m_plan, task, step);
 }
 
-void Runner::on_process_ended(const ProcessResult& result) {
-  auto found = m_running.find(result.token);
+void Runner::on_process_ended(const ProcessResult& ended) {
+  auto found = m_running.find(ended.token);
   BM_ASSERT(found != m_running.end());
   Running running = std::move(found->second);
   m_running.erase(found);
+  ProcessResult result = ended;
+  if (m_options.monitor) {
+    m_options.monitor->process_ended(running.group->attempt(running.attempt).task());
+    const std::vector<int>& gpus = running.group->lease().gpus;
+    if (running.measured && !gpus.empty() && running.gpu_counters.size() == gpus.size() && result.succeeded()) {
+      std::optional<double> energy = 0.0;
+      std::optional<double> throttled = 0.0;
+      for (std::size_t i = 0; i < gpus.size(); ++i) {
+        GpuCounters now = m_options.monitor->counters(gpus[i]);
+        const GpuCounters& before = running.gpu_counters[i];
+        if (energy && now.energy_mj && before.energy_mj && *now.energy_mj >= *before.energy_mj) {
+          *energy += static_cast<double>(*now.energy_mj - *before.energy_mj) / 1000.0;
+        } else {
+          energy.reset();
+        }
+        auto held = [](const std::optional<std::uint64_t>& after, const std::optional<std::uint64_t>& start) {
+          return after && start && *after >= *start ? static_cast<double>(*after - *start) / 1e9 : 0.0;
+        };
+        if (throttled && (now.power_violation_ns || now.thermal_violation_ns)) {
+          *throttled = std::max(*throttled, held(now.power_violation_ns, before.power_violation_ns) +
+                                                held(now.thermal_violation_ns, before.thermal_violation_ns));
+        } else {
+          throttled.reset();
+        }
+      }
+      if (energy) {
+        result.gpu_metrics.emplace_back("gpu_energy", *energy);
+      }
+      if (throttled) {
+        result.gpu_metrics.emplace_back("gpu_throttle_time", *throttled);
+      }
+    }
+  }
   running.group->process_ended(running.attempt, result);
   const TaskAttempt& attempt = running.group->attempt(running.attempt);
   m_status.process_ended(m_plan, attempt.task(), attempt.last_run());
@@ -243,7 +338,93 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   // Only taken here: checking the task's folder, counting and retrying come in persist(), after
   // the freed slot has its next process.
   m_status.task_ended(m_plan, attempt->task());
-  m_finished.push_back({attempt->take_outcome(), false, false});
+  TaskOutcome outcome = attempt->take_outcome();
+  if (m_options.monitor && m_options.monitor->enabled()) {
+    outcome.monitor = m_options.monitor->end_task(outcome.task);
+  }
+  m_finished.push_back({std::move(outcome), false, false});
+}
+
+std::optional<std::string> Runner::too_hot(const std::vector<int>& gpus) {
+  for (int gpu : gpus) {
+    std::optional<GpuSample> sample = m_options.monitor->gpu(gpu);
+    if (!sample) {
+      continue;
+    }
+    if (sample->temperature && *sample->temperature > *m_options.thermal_limit) {
+      return fmt::format("GPU {} at {}C, above thermal_limit {}C: waiting for it to cool", gpu, *sample->temperature,
+                         *m_options.thermal_limit);
+    }
+    if (sample->thermal_slowdown) {
+      return fmt::format("GPU {} is slowed down for heat: waiting for it to cool", gpu);
+    }
+  }
+  return std::nullopt;
+}
+
+void Runner::check_gpus() {
+  if (!m_options.monitor) {
+    return;
+  }
+  for (const auto& [gpu, why] : m_options.monitor->take_unhealthy()) {
+    remove_gpu(gpu, why);
+  }
+}
+
+void Runner::remove_gpu(int gpu, const std::string& reason) {
+  if (!m_pool.remove_gpu(gpu)) {
+    return;
+  }
+  m_removed_gpus.insert(gpu);
+  m_status.gpu_removed(gpu, reason);
+  m_store.record({{"event", "gpu-removed"}, {"gpu", gpu}, {"reason", reason}});
+}
+
+bool Runner::retry_elsewhere(Finished& finished) {
+  // A task that failed on a GPU that left the pool meanwhile is not to blame: it runs again on
+  // another GPU, once, whether or not it has retries left.
+  TaskOutcome& outcome = finished.outcome;
+  bool on_removed = std::any_of(outcome.gpus.begin(), outcome.gpus.end(), [&](int gpu) { return m_removed_gpus.count(gpu) != 0; });
+  if (outcome.status != TaskStatus::Failed || !on_removed || m_interrupts > 0 || m_pool.usable_gpu_count() == 0 ||
+      !m_moved.insert(outcome.task).second) {
+    return false;
+  }
+  outcome.warnings.push_back(fmt::format("GPU {} left the pool while the task ran on it: it runs again on another GPU",
+                                         fmt::join(outcome.gpus, ",")));
+  finished.will_retry = true;
+  m_scheduler.submit(outcome.task, m_plan.settings(outcome.task).priority, outcome.attempt + 1);
+  return true;
+}
+
+void Runner::judge_gpus(const TaskOutcome& outcome) {
+  // A GPU on which tasks fail that then succeed on other GPUs is to blame, not the tasks: after
+  // two such tasks it leaves the pool. A task that fails everywhere is the task's own fault.
+  if (outcome.gpus.empty()) {
+    return;
+  }
+  if (outcome.status == TaskStatus::Failed) {
+    m_failed_on[outcome.task].insert(outcome.gpus.begin(), outcome.gpus.end());
+    return;
+  }
+  auto failed = m_failed_on.find(outcome.task);
+  if (outcome.status != TaskStatus::Succeeded || failed == m_failed_on.end()) {
+    return;
+  }
+  for (int gpu : failed->second) {
+    if (std::find(outcome.gpus.begin(), outcome.gpus.end(), gpu) != outcome.gpus.end()) {
+      continue;
+    }
+    std::set<std::size_t>& tasks = m_strikes[gpu];
+    tasks.insert(outcome.task);
+    if (tasks.size() >= 2) {
+      std::vector<std::string> ids;
+      for (std::size_t task : tasks) {
+        ids.push_back(m_plan.task_id(task));
+      }
+      remove_gpu(gpu, fmt::format("tasks {} failed on it and then succeeded on other GPUs", fmt::join(ids, ", ")));
+    }
+  }
+  m_failed_on.erase(failed);
 }
 
 bool Runner::decide(Finished& finished) {
@@ -254,6 +435,10 @@ bool Runner::decide(Finished& finished) {
   TaskOutcome& outcome = finished.outcome;
   // A task that forged or removed benchmatrix's files in its folder fails, whatever it exited with.
   m_store.inspect(m_plan, outcome);
+  judge_gpus(outcome);
+  if (retry_elsewhere(finished)) {
+    return true;
+  }
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
   finished.will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -8,6 +11,7 @@
 
 #include "exec/executor.hpp"
 #include "report/status.hpp"
+#include "resources/monitor.hpp"
 #include "resources/pool.hpp"
 #include "sched/attempt_group.hpp"
 #include "sched/scheduler.hpp"
@@ -19,6 +23,9 @@ struct RunnerOptions {
   AttemptContext attempt;
   std::optional<int> retries;   // --retries: replaces the config's
   nlohmann::json context;       // machine facts for result files
+  Monitor* monitor = nullptr;   // samples every task's resources; null: none
+  std::chrono::nanoseconds cool_down{0};  // between two tasks of one slot
+  std::optional<unsigned> thermal_limit;  // Celsius: a measured run waits for its GPUs to cool
 };
 
 // Runs the selected tasks: the one loop of benchmatrix. It asks the scheduler what is next, the
@@ -41,6 +48,9 @@ private:
   struct Running {
     std::unique_ptr<AttemptGroup> group;
     std::size_t attempt = 0;  // which of the group's attempts the process belongs to
+    bool measured = false;    // a measured run: its GPUs' counters are read around it
+    bool waiting = false;     // its start waits (cool-down, thermal gate): said done when it starts
+    std::vector<GpuCounters> gpu_counters;  // at its real start, per GPU of the lease
   };
 
   struct Finished {
@@ -53,7 +63,12 @@ private:
   void prepare_ahead();
   void submit_all(const std::vector<std::size_t>& tasks);
   void fill();
-  void advance(std::unique_ptr<AttemptGroup> group);
+  void advance(std::unique_ptr<AttemptGroup> group, bool first = false);
+  void check_gpus();
+  void remove_gpu(int gpu, const std::string& reason);
+  void judge_gpus(const TaskOutcome& outcome);
+  bool retry_elsewhere(Finished& finished);
+  std::optional<std::string> too_hot(const std::vector<int>& gpus);
   void on_process_ended(const ProcessResult& result);
   void on_interrupt(int signal);
   void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
@@ -73,6 +88,11 @@ private:
   std::vector<Finished> m_finished;      // attempts ended whose files are not written yet
   int m_interrupts = 0;
   RunSummary m_summary;
+  std::map<int, std::chrono::steady_clock::time_point> m_slot_free_since;  // for the cool-down
+  std::set<int> m_removed_gpus;
+  std::map<std::size_t, std::set<int>> m_failed_on;   // task -> GPUs its failed attempts ran on
+  std::map<int, std::set<std::size_t>> m_strikes;     // GPU -> tasks that failed there, then succeeded elsewhere
+  std::set<std::size_t> m_moved;                      // tasks run again because their GPU left
 };
 
 } // namespace bm

@@ -248,6 +248,12 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
                             result.user_seconds + result.system_seconds);
   }
   collect_metrics(record);
+  if (step.phase == Phase::Run && !result.gpu_metrics.empty()) {
+    for (const auto& [name, value] : result.gpu_metrics) {
+      record.metrics.emplace_back(name, value);
+      m_outcome.metric_info.try_emplace(name, MetricInfo{name == "gpu_energy" ? "J" : "s", false, -1});
+    }
+  }
   m_outcome.runs.push_back(record);
 
   if (result.interrupted) {

@@ -522,7 +522,7 @@ bool Store::begin_task(const Plan& plan, std::size_t task, int attempt, const st
     if (!fresh) {
       // The old markers go first: from here until result.json is written, the task is not done.
       for (std::string_view name : {"result.json", "failure.json", "samples.csv", "stdout.log", "stderr.log",
-                                    "metrics.jsonl", "env.json"}) {
+                                    "metrics.jsonl", "env.json", "monitor.csv"}) {
         dir.remove(name);
       }
       dir.remove_temporaries();
@@ -799,6 +799,9 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   }
   if (!outcome.repetition.empty()) {
     result["repetition"] = outcome.repetition;
+  }
+  if (!outcome.monitor.is_null()) {
+    result["monitor"] = outcome.monitor;
   }
   {
     const Noise& noise = outcome.noise;

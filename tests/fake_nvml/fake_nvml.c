@@ -10,12 +10,23 @@
  *   power INDEX MILLIWATTS
  *   lost INDEX AFTER                       after AFTER queries of its memory, the GPU is lost
  *   remapped INDEX pending|failed          its row remapping state
+ *   clock INDEX MHZ                        its SM clock
+ *   throttle INDEX thermal|power           it is held back for that reason: the violation counter
+ *                                          grows with time, and thermal sets the clock event reason
+ *   temperature_file INDEX PATH            its temperature is read from PATH (a number) while it exists
+ *   lost_file INDEX PATH                   it is lost while PATH exists
+ *   processes DIR v2|v3                    compute processes: each file DIR/PID holds "INDEX MIB";
+ *                                          listed by nvmlDeviceGetComputeRunningProcesses_v3 in
+ *                                          the v2 (24-byte) or v3 (32-byte) record layout
  *
+ * Energy grows with the scripted power over real time.
  * Without a script: no GPU. Every query of a GPU's memory is counted per GPU, so "lost" scripts a
  * GPU that fails in the middle of a run. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef int nvmlReturn_t;
 typedef struct nvmlDevice_st* nvmlDevice_t;
@@ -42,7 +53,20 @@ struct nvmlDevice_st {
   int lost_after; /* -1: never */
   int memory_queries;
   int remapped; /* 0 none, 1 pending, 2 failed */
+  unsigned int clock;
+  int throttle; /* 0 none, 1 thermal, 2 power */
+  char temperature_file[256], lost_file[256];
 };
+
+static char processes_dir[256];
+static int processes_layout = 3;
+static double started;
+
+static double now(void) {
+  struct timespec time;
+  clock_gettime(CLOCK_MONOTONIC, &time);
+  return (double)time.tv_sec + (double)time.tv_nsec / 1e9;
+}
 
 static struct nvmlDevice_st devices[MAX_GPUS];
 static unsigned int device_count;
@@ -70,6 +94,7 @@ static void load_script(void) {
     int index = 0, consumed = 0;
     unsigned int value = 0;
     char word[64];
+    char path[256];
     if (sscanf(line, "driver %63s", driver) == 1) {
       continue;
     }
@@ -86,6 +111,7 @@ static void load_script(void) {
         d->lost_after = -1;
         d->temperature = 40;
         d->power = 70000;
+        d->clock = 1980;
         snprintf(d->name, sizeof d->name, "%s", line + consumed + name_at);
         if ((unsigned int)index + 1 > device_count) {
           device_count = (unsigned int)index + 1;
@@ -103,17 +129,33 @@ static void load_script(void) {
       devices[index].lost_after = (int)value;
     } else if (sscanf(line, "remapped %d %63s", &index, word) == 2 && index >= 0 && index < MAX_GPUS) {
       devices[index].remapped = strcmp(word, "failed") == 0 ? 2 : 1;
+    } else if (sscanf(line, "clock %d %u", &index, &value) == 2 && index >= 0 && index < MAX_GPUS) {
+      devices[index].clock = value;
+    } else if (sscanf(line, "throttle %d %63s", &index, word) == 2 && index >= 0 && index < MAX_GPUS) {
+      devices[index].throttle = strcmp(word, "thermal") == 0 ? 1 : 2;
+    } else if (sscanf(line, "temperature_file %d %255s", &index, path) == 2 && index >= 0 && index < MAX_GPUS) {
+      snprintf(devices[index].temperature_file, sizeof devices[index].temperature_file, "%s", path);
+    } else if (sscanf(line, "lost_file %d %255s", &index, path) == 2 && index >= 0 && index < MAX_GPUS) {
+      snprintf(devices[index].lost_file, sizeof devices[index].lost_file, "%s", path);
+    } else if (sscanf(line, "processes %255s %63s", processes_dir, word) == 2) {
+      processes_layout = strcmp(word, "v2") == 0 ? 2 : 3;
     }
   }
   fclose(file);
 }
 
 static int lost(nvmlDevice_t d) {
+  FILE* marker = d->lost_file[0] ? fopen(d->lost_file, "r") : NULL;
+  if (marker) {
+    fclose(marker);
+    return 1;
+  }
   return d->lost_after >= 0 && d->memory_queries > d->lost_after;
 }
 
 nvmlReturn_t nvmlInit_v2(void) {
   load_script();
+  started = now();
   return init_error;
 }
 
@@ -186,6 +228,14 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int* 
     return 15;
   }
   *celsius = d->temperature;
+  FILE* file = d->temperature_file[0] ? fopen(d->temperature_file, "r") : NULL;
+  if (file) {
+    unsigned int value = 0;
+    if (fscanf(file, "%u", &value) == 1) {
+      *celsius = value;
+    }
+    fclose(file);
+  }
   return 0;
 }
 
@@ -239,4 +289,70 @@ nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t d, unsigned int* corrected, 
   *pending = d->remapped == 1;
   *failed = d->remapped == 2;
   return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t d, int type, unsigned int* mhz) {
+  if (lost(d)) {
+    return 15;
+  }
+  *mhz = type == 1 ? d->clock : 2619;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long* reasons) {
+  *reasons = d->throttle == 1 ? 0x40ULL : d->throttle == 2 ? 0x4ULL : 0ULL;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long* millijoules) {
+  if (lost(d)) {
+    return 15;
+  }
+  *millijoules = (unsigned long long)((double)d->power * (now() - started));  /* mW x s = mJ */
+  return 0;
+}
+
+typedef struct {
+  unsigned long long referenceTime, violationTime;
+} nvmlViolationTime_t;
+
+nvmlReturn_t nvmlDeviceGetViolationStatus(nvmlDevice_t d, int policy, nvmlViolationTime_t* violation) {
+  violation->referenceTime = (unsigned long long)(now() * 1e6);
+  int held = (policy == 1 && d->throttle == 1) || (policy == 0 && d->throttle == 2);
+  violation->violationTime = held ? (unsigned long long)((now() - started) * 1e9) : 0;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int* count, void* infos) {
+  unsigned int capacity = *count, found = 0;
+  size_t stride = processes_layout == 2 ? 24 : 32;
+  DIR* dir = processes_dir[0] ? opendir(processes_dir) : NULL;
+  struct dirent* entry;
+  while (dir && (entry = readdir(dir)) != NULL) {
+    char path[600];
+    unsigned int pid = (unsigned int)strtoul(entry->d_name, NULL, 10), index = 0;
+    unsigned long long mib = 0;
+    snprintf(path, sizeof path, "%s/%s", processes_dir, entry->d_name);
+    FILE* file = pid ? fopen(path, "r") : NULL;
+    if (!file) {
+      continue;
+    }
+    int ok = fscanf(file, "%u %llu", &index, &mib) == 2 && &devices[index] == d;
+    fclose(file);
+    if (ok && found < capacity) {
+      unsigned char* record = (unsigned char*)infos + found * stride;
+      unsigned long long bytes = mib << 20;
+      memset(record, 0, stride);
+      memcpy(record, &pid, sizeof pid);
+      memcpy(record + 8, &bytes, sizeof bytes);
+      /* gpuInstanceId and computeInstanceId: "not in a MIG instance", 0xFFFFFFFF */
+      memset(record + 16, 0xff, 8);
+    }
+    found += ok;
+  }
+  if (dir) {
+    closedir(dir);
+  }
+  *count = found;
+  return found > capacity ? 7 : 0;
 }
