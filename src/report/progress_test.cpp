@@ -148,5 +148,20 @@ TEST(LiveDisplay, TheBlockFitsTheTerminalOldestFirst) {
   EXPECT_NE(lines[4].find("algo=b n=1000"), std::string::npos) << lines[4];
 }
 
+TEST(LiveDisplay, AWaitingTaskSaysWhy) {
+  Fixture f;
+  RunProgress progress(f.plan, {}, f.t0);
+  progress.run_started(f.header(1));
+  progress.task_started(0, Lease{0, {1}, {0}}, 1, f.t0);
+  progress.process_started(0, ProcessStep{Phase::Run, 1, 5});
+  progress.task_waiting(0, "GPU 0 at 91C, above thermal_limit 80C: waiting for it to cool");
+  auto lines = LiveDisplay::block(progress.snapshot(f.t0 + 2s), 160, 10, Colors::of(false), f.t0 + 2s);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("waiting: GPU 0 at 91C"), std::string::npos) << lines[1];
+  progress.task_waiting(0, "");  // its process started
+  lines = LiveDisplay::block(progress.snapshot(f.t0 + 3s), 160, 10, Colors::of(false), f.t0 + 3s);
+  EXPECT_NE(lines[1].find("run 1/5"), std::string::npos) << lines[1];
+}
+
 } // namespace
 } // namespace bm

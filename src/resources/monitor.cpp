@@ -41,12 +41,7 @@ std::optional<double> number_after(const std::string& text, std::string_view key
   return std::nullopt;
 }
 
-// What the kernel accounts for a process tree in its cgroup (v2, or v1's controllers).
-struct TreeUsage {
-  std::optional<double> cpu_seconds;
-  std::optional<double> memory_bytes;
-  std::vector<int> pids;
-};
+using TreeUsage = Monitor::Usage;
 
 void add_cgroup_usage(const std::vector<std::string>& dirs, TreeUsage& usage) {
   for (const auto& dir : dirs) {
@@ -200,8 +195,20 @@ Monitor::Monitor(MonitorSettings settings, std::shared_ptr<Nvml> nvml, std::vect
     m_gpus.clear();
   }
   if (!m_settings.enabled) {
+    // Nothing recorded; the GPUs' health is still watched, once a second.
     m_system_csv.reset();
-    return;
+    if (m_gpus.empty()) {
+      return;
+    }
+    m_settings.interval = std::chrono::seconds(1);
+  }
+  for (int gpu : m_gpus) {
+    if (auto ecc = m_nvml->uncorrectable_ecc(gpu)) {
+      m_ecc_baseline[gpu] = *ecc;
+    }
+  }
+  if (m_nvml && !m_gpus.empty()) {
+    m_nvml->watch_xids(m_gpus);
   }
   if (m_system_csv) {
     std::string header = "time,cpu_percent,memory_used_mib";
@@ -275,15 +282,25 @@ void Monitor::process_ended(std::uint64_t key) {
   }
 }
 
-nlohmann::json Monitor::end_task(std::uint64_t key) {
+void Monitor::stop_task(std::uint64_t key) {
   std::lock_guard lock(m_mutex);
+  auto found = m_tasks.find(key);
+  if (found != m_tasks.end()) {
+    found->second.stopped = true;
+  }
+}
+
+nlohmann::json Monitor::end_task(std::uint64_t key) {
+  std::lock_guard writing(m_write_mutex);
+  std::unique_lock lock(m_mutex);
   auto found = m_tasks.find(key);
   if (found == m_tasks.end()) {
     return nullptr;
   }
   Task task = std::move(found->second);
   m_tasks.erase(found);
-  flush(task);
+  lock.unlock();
+  write_flush(take_flush(task));
   std::size_t samples = task.summary.empty() ? 0 : task.summary.front().count;
   for (const auto& series : task.summary) {
     samples = std::max(samples, series.count);
@@ -317,6 +334,12 @@ std::vector<std::pair<int, std::string>> Monitor::take_unhealthy() {
   return std::exchange(m_new_unhealthy, {});
 }
 
+void Monitor::mark_unhealthy(int gpu, const std::string& why) {
+  if (m_unhealthy.emplace(gpu, why).second) {
+    m_new_unhealthy.emplace_back(gpu, why);
+  }
+}
+
 void Monitor::loop() {
   std::unique_lock lock(m_mutex);
   while (!m_stop) {
@@ -324,22 +347,55 @@ void Monitor::loop() {
     if (m_stop) {
       break;
     }
-    sample_locked();
+    lock.unlock();
+    sample();
+    lock.lock();
   }
 }
 
-void Monitor::sample_locked() {
+void Monitor::sample() {
+  // The slow part (NVML, /proc, cgroup files, writing rows) runs without the lock: the run loop's
+  // calls (a start, an end) never wait for a GPU query.
+  struct Target {
+    std::uint64_t key;
+    int pid;
+    std::vector<std::string> cgroups;
+  };
+  std::vector<Target> targets;
+  bool want_processes = false;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [key, task] : m_tasks) {
+      if (!task.stopped) {
+        targets.push_back({key, task.pid, task.cgroups});
+        want_processes = want_processes || task.process_memory;
+      }
+    }
+  }
   auto now = std::chrono::steady_clock::now();
   double time = unix_now();
   std::map<int, GpuSample> gpus;
   std::map<int, std::vector<GpuProcess>> processes;
-  bool want_processes = std::any_of(m_tasks.begin(), m_tasks.end(), [](const auto& t) { return t.second.process_memory; });
+  std::vector<std::pair<int, std::string>> unhealthy;
+  if (m_nvml) {
+    for (const auto& [gpu, xid] : m_nvml->take_xids()) {
+      if (auto fault = gpu_fault_of_xid(xid)) {
+        unhealthy.emplace_back(gpu, *fault);
+      }
+    }
+  }
   for (int gpu : m_gpus) {
     GpuSample sample = m_nvml->sample(gpu);
-    if (!sample.healthy_now()) {
-      if (m_unhealthy.emplace(gpu, sample.health).second) {
-        m_new_unhealthy.emplace_back(gpu, sample.health);
+    auto baseline = m_ecc_baseline.find(gpu);
+    if (baseline != m_ecc_baseline.end()) {
+      auto ecc = m_nvml->uncorrectable_ecc(gpu);
+      if (ecc && *ecc > baseline->second) {
+        unhealthy.emplace_back(gpu, fmt::format("{} uncorrectable ECC error{} during the run", *ecc - baseline->second,
+                                                *ecc - baseline->second == 1 ? "" : "s"));
       }
+    }
+    if (!sample.healthy_now()) {
+      unhealthy.emplace_back(gpu, sample.health);
     } else if (want_processes && m_process_lists) {
       auto list = m_nvml->processes(gpu);
       if (list) {
@@ -348,47 +404,78 @@ void Monitor::sample_locked() {
         m_process_lists = false;
       }
     }
-    m_latest[gpu] = sample;
     gpus.emplace(gpu, std::move(sample));
   }
-  for (auto& [key, task] : m_tasks) {
-    std::vector<std::optional<double>> row = task_row(task, gpus, processes, now);
-    for (std::size_t i = 0; i < row.size() && i < task.summary.size(); ++i) {
-      if (row[i]) {
-        SeriesSummary& summary = task.summary[i];
-        summary.max = summary.count == 0 ? *row[i] : std::max(summary.max, *row[i]);
-        summary.sum += *row[i];
-        ++summary.count;
+  // Each task's usage: its cgroup's accounting, else (no cgroup, or a controller missing) its
+  // process group's, from one pass over /proc for all of them.
+  std::map<std::uint64_t, TreeUsage> usage;
+  std::set<int> groups;
+  for (const Target& target : targets) {
+    if (target.pid > 0) {
+      TreeUsage& tree = usage[target.key];
+      add_cgroup_usage(target.cgroups, tree);
+      if (!tree.cpu_seconds || !tree.memory_bytes || tree.pids.empty()) {
+        groups.insert(target.pid);
       }
     }
-    task.pending += format_row(time, row);
-    if (task.pending.size() > 16384 || now - task.flushed > std::chrono::seconds(1)) {
-      flush(task);
+  }
+  std::map<int, TreeUsage> by_group = group_usage(groups);
+  for (const Target& target : targets) {
+    auto group = by_group.find(target.pid);
+    if (target.pid > 0 && group != by_group.end()) {
+      TreeUsage& tree = usage[target.key];
+      tree.cpu_seconds = tree.cpu_seconds ? tree.cpu_seconds : group->second.cpu_seconds;
+      tree.memory_bytes = tree.memory_bytes ? tree.memory_bytes : group->second.memory_bytes;
+      if (tree.pids.empty()) {
+        tree.pids = group->second.pids;
+      }
     }
+  }
+  std::vector<Flush> flushes;
+  std::lock_guard writing(m_write_mutex);
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [gpu, why] : unhealthy) {
+      mark_unhealthy(gpu, why);
+    }
+    for (const auto& [gpu, sample] : gpus) {
+      m_latest[gpu] = sample;
+    }
+    for (const Target& target : targets) {
+      auto found = m_tasks.find(target.key);
+      if (found == m_tasks.end() || found->second.stopped) {
+        continue;
+      }
+      Task& task = found->second;
+      // A process that changed meanwhile is measured from the next sample on.
+      Usage measured = task.pid == target.pid ? std::move(usage[target.key]) : Usage{};
+      std::vector<std::optional<double>> row = task_row(task, std::move(measured), gpus, processes, now);
+      for (std::size_t i = 0; i < row.size() && i < task.summary.size(); ++i) {
+        if (row[i]) {
+          SeriesSummary& summary = task.summary[i];
+          summary.max = summary.count == 0 ? *row[i] : std::max(summary.max, *row[i]);
+          summary.sum += *row[i];
+          ++summary.count;
+        }
+      }
+      task.pending += format_row(time, row);
+      if (task.pending.size() > 16384 || now - task.flushed > std::chrono::seconds(1)) {
+        flushes.push_back(take_flush(task));
+      }
+    }
+  }
+  for (const Flush& flush : flushes) {
+    write_flush(flush);
   }
   if (m_system_csv) {
     system_row(gpus, time);
   }
 }
 
-std::vector<std::optional<double>> Monitor::task_row(Task& task, const std::map<int, GpuSample>& gpus,
+std::vector<std::optional<double>> Monitor::task_row(Task& task, Usage usage, const std::map<int, GpuSample>& gpus,
                                                      const std::map<int, std::vector<GpuProcess>>& processes,
                                                      std::chrono::steady_clock::time_point now) {
   std::vector<std::optional<double>> row;
-  TreeUsage usage;
-  if (task.pid > 0) {
-    add_cgroup_usage(task.cgroups, usage);
-    if (!usage.cpu_seconds || !usage.memory_bytes || usage.pids.empty()) {
-      // No cgroup (or a controller missing): its process group, from /proc.
-      std::map<int, TreeUsage> groups = group_usage({task.pid});
-      TreeUsage& group = groups[task.pid];
-      usage.cpu_seconds = usage.cpu_seconds ? usage.cpu_seconds : group.cpu_seconds;
-      usage.memory_bytes = usage.memory_bytes ? usage.memory_bytes : group.memory_bytes;
-      if (usage.pids.empty()) {
-        usage.pids = std::move(group.pids);
-      }
-    }
-  }
   std::optional<double> cpu_percent;
   if (usage.cpu_seconds && task.cpu_seconds) {
     double elapsed = std::chrono::duration<double>(now - task.cpu_at).count();
@@ -432,20 +519,23 @@ std::string Monitor::format_row(double time, const std::vector<std::optional<dou
   return line;
 }
 
-void Monitor::flush(Task& task) {
+Monitor::Flush Monitor::take_flush(Task& task) {
   task.flushed = std::chrono::steady_clock::now();
-  if (task.path.empty() || task.pending.empty()) {
-    task.pending.clear();
+  Flush flush{task.base, task.path, std::exchange(task.pending, {}), !task.created};
+  task.created = true;
+  return flush;
+}
+
+void Monitor::write_flush(const Flush& flush) {
+  if (flush.path.empty() || flush.text.empty()) {
     return;
   }
   // Resolved below the results' directory without following a link, every time: rows for a
   // folder the task removed or moved are dropped, never written where it points.
-  UniqueFd fd = open_log(task.base, task.path, O_WRONLY | O_CREAT | (task.created ? O_APPEND : O_TRUNC));
+  UniqueFd fd = open_log(flush.base, flush.path, O_WRONLY | O_CREAT | (flush.first ? O_TRUNC : O_APPEND));
   if (fd) {
-    task.created = true;
-    write_all(fd.get(), task.pending);
+    write_all(fd.get(), flush.text);
   }
-  task.pending.clear();
 }
 
 void Monitor::system_row(const std::map<int, GpuSample>& gpus, double time) {

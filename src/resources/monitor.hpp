@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -39,6 +40,8 @@ struct SeriesSummary {
 // keeps each GPU's latest reading for the thermal gate and notes GPUs that turned unhealthy.
 // The runner feeds it starts and ends; it never decides anything and never prints.
 class Monitor {
+  // (A GPU turns unhealthy when NVML says so for a reading, when an Xid error that means the GPU
+  // is failing arrives, or when its uncorrectable ECC error count grows during the run.)
 public:
   // `nvml` may be null (no GPU readings); `gpus`: the GPUs of the run; `system_csv`: where the
   // machine's rows go (header written here), or empty for none.
@@ -49,6 +52,13 @@ public:
 
   bool enabled() const { return m_settings.enabled; }
 
+  // What one task's processes use now: CPU time so far, resident memory, and their pids.
+  struct Usage {
+    std::optional<double> cpu_seconds;
+    std::optional<double> memory_bytes;
+    std::vector<int> pids;
+  };
+
   // A task's attempt starts: its rows go to `path` below the directory open at `base` (empty: kept
   // for the summary only). The file is opened anew, without following links, for each batch of
   // rows (about once a second): no descriptor is held, and a folder the task moved away gets none.
@@ -56,7 +66,9 @@ public:
   // One of its processes started (pid = its process group) or ended.
   void process_started(std::uint64_t key, int pid, const std::vector<std::string>& cgroups);
   void process_ended(std::uint64_t key);
-  // The attempt is over: one last row, then the summary of each series (mean, max, samples).
+  // The attempt's last process ended: it is sampled no more (cheap, no I/O: called in the hand-off).
+  void stop_task(std::uint64_t key);
+  // Its rows are written out and its summary returned: each series' mean, max and sample count.
   nlohmann::json end_task(std::uint64_t key);
 
   // The latest reading of a GPU (read now when the sampler has none yet).
@@ -81,15 +93,24 @@ private:
     std::vector<std::string> series;              // the columns after time
     std::vector<SeriesSummary> summary;
     bool process_memory = false;                  // GPU process memory columns present
+    bool stopped = false;                         // over: no more rows
+  };
+
+  struct Flush {
+    int base = -1;
+    std::string path;
+    std::string text;
+    bool first = false;  // the file is made anew (the header is in `text`)
   };
 
   void loop();
-  void sample_locked();
-  std::vector<std::optional<double>> task_row(Task& task, const std::map<int, GpuSample>& gpus,
+  void sample();
+  std::vector<std::optional<double>> task_row(Task& task, Usage usage, const std::map<int, GpuSample>& gpus,
                                               const std::map<int, std::vector<GpuProcess>>& processes,
                                               std::chrono::steady_clock::time_point now);
   static std::string format_row(double time, const std::vector<std::optional<double>>& values);
-  static void flush(Task& task);
+  static Flush take_flush(Task& task);
+  static void write_flush(const Flush& flush);
   void system_row(const std::map<int, GpuSample>& gpus, double time);
 
   MonitorSettings m_settings;
@@ -97,6 +118,7 @@ private:
   std::vector<int> m_gpus;
   UniqueFd m_system_csv;
   std::mutex m_mutex;
+  std::mutex m_write_mutex;  // taking a task's rows and writing them is one step (rows stay in order)
   std::condition_variable m_wake;
   bool m_stop = false;
   std::map<std::uint64_t, Task> m_tasks;
@@ -104,7 +126,9 @@ private:
   std::map<int, std::string> m_unhealthy;         // reported or not yet
   std::vector<std::pair<int, std::string>> m_new_unhealthy;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> m_system_cpu;  // busy, total jiffies
-  bool m_process_lists = true;                    // false once NVML could not list processes
+  std::atomic<bool> m_process_lists{true};        // false once NVML could not list processes
+  std::map<int, std::uint64_t> m_ecc_baseline;    // uncorrectable ECC errors when the run began
+  void mark_unhealthy(int gpu, const std::string& why);
   std::thread m_thread;
 };
 

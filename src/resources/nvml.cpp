@@ -81,6 +81,11 @@ struct Nvml::Symbols {
   nvmlReturn_t (*energy)(nvmlDevice_t, unsigned long long*) = nullptr;
   nvmlReturn_t (*violation)(nvmlDevice_t, int, nvmlViolationTime_t*) = nullptr;
   nvmlReturn_t (*processes)(nvmlDevice_t, unsigned int*, void*) = nullptr;
+  nvmlReturn_t (*ecc)(nvmlDevice_t, int, int, unsigned long long*) = nullptr;
+  nvmlReturn_t (*event_set_create)(void**) = nullptr;
+  nvmlReturn_t (*event_set_free)(void*) = nullptr;
+  nvmlReturn_t (*register_events)(nvmlDevice_t, unsigned long long, void*) = nullptr;
+  nvmlReturn_t (*event_set_wait)(void*, void*, unsigned int) = nullptr;
   std::size_t process_record = 0;  // the record size the found function is documented with
 };
 
@@ -143,6 +148,11 @@ std::unique_ptr<Nvml> Nvml::load(std::string& why) {
   }
   find_symbol(handle, "nvmlDeviceGetTotalEnergyConsumption", s.energy);
   find_symbol(handle, "nvmlDeviceGetViolationStatus", s.violation);
+  find_symbol(handle, "nvmlDeviceGetTotalEccErrors", s.ecc);
+  find_symbol(handle, "nvmlEventSetCreate", s.event_set_create);
+  find_symbol(handle, "nvmlEventSetFree", s.event_set_free);
+  find_symbol(handle, "nvmlDeviceRegisterEvents", s.register_events);
+  find_symbol(handle, "nvmlEventSetWait_v2", s.event_set_wait);
   // nvmlProcessInfo_t: v3 is 32 bytes, v2 24, v1 16 (pid, then the memory used at offset 8).
   if (find_symbol(handle, "nvmlDeviceGetComputeRunningProcesses_v3", s.processes)) {
     s.process_record = 32;
@@ -162,6 +172,9 @@ std::unique_ptr<Nvml> Nvml::load(std::string& why) {
 }
 
 Nvml::~Nvml() {
+  if (m_event_set != nullptr && m_symbols->event_set_free) {
+    m_symbols->event_set_free(m_event_set);
+  }
   if (m_symbols && m_symbols->shutdown) {
     m_symbols->shutdown();
   }
@@ -372,6 +385,94 @@ std::optional<std::vector<GpuProcess>> Nvml::processes(int index) const {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> Nvml::uncorrectable_ecc(int index) const {
+  const Symbols& s = *m_symbols;
+  nvmlDevice_t device = nullptr;
+  unsigned long long count = 0;
+  constexpr int k_uncorrected = 1;
+  constexpr int k_volatile = 0;
+  if (!s.ecc || s.handle(static_cast<unsigned int>(index), &device) != k_success ||
+      s.ecc(device, k_uncorrected, k_volatile, &count) != k_success) {
+    return std::nullopt;
+  }
+  return count;
+}
+
+namespace {
+
+struct nvmlEventData_t {
+  nvmlDevice_t device;
+  unsigned long long eventType;
+  unsigned long long eventData;
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
+
+constexpr unsigned long long k_event_xid = 0x8;
+constexpr nvmlReturn_t k_timeout = 10;
+
+} // namespace
+
+bool Nvml::watch_xids(const std::vector<int>& indices) {
+  const Symbols& s = *m_symbols;
+  if (!s.event_set_create || !s.register_events || !s.event_set_wait || m_event_set != nullptr) {
+    return false;
+  }
+  if (s.event_set_create(&m_event_set) != k_success) {
+    m_event_set = nullptr;
+    return false;
+  }
+  for (int index : indices) {
+    nvmlDevice_t device = nullptr;
+    if (s.handle(static_cast<unsigned int>(index), &device) == k_success &&
+        s.register_events(device, k_event_xid, m_event_set) == k_success) {
+      m_watched.emplace_back(device, index);
+    }
+  }
+  return !m_watched.empty();
+}
+
+std::vector<std::pair<int, unsigned long long>> Nvml::take_xids() {
+  std::vector<std::pair<int, unsigned long long>> xids;
+  if (m_event_set == nullptr) {
+    return xids;
+  }
+  for (int i = 0; i < 64; ++i) {  // bounded: a storm of events never holds the sampler
+    nvmlEventData_t data{};
+    nvmlReturn_t result = m_symbols->event_set_wait(m_event_set, &data, 0);
+    if (result == k_timeout || result != k_success) {
+      break;  // nothing more now (or the set broke: Xids are then not seen, health still is)
+    }
+    if ((data.eventType & k_event_xid) == 0) {
+      continue;
+    }
+    for (const auto& [device, index] : m_watched) {
+      if (device == data.device) {
+        xids.emplace_back(index, data.eventData);
+      }
+    }
+  }
+  return xids;
+}
+
+std::optional<std::string> gpu_fault_of_xid(unsigned long long xid) {
+  switch (xid) {
+  case 48: return "Xid 48: double-bit ECC error";
+  case 61:
+  case 62: return fmt::format("Xid {}: internal micro-controller error", xid);
+  case 63:
+  case 64: return fmt::format("Xid {}: ECC page retirement or row remapping event", xid);
+  case 74: return "Xid 74: NVLink error";
+  case 79: return "Xid 79: the GPU has fallen off the bus";
+  case 92: return "Xid 92: high single-bit ECC error rate";
+  case 95: return "Xid 95: uncontained ECC error";
+  case 119:
+  case 120: return fmt::format("Xid {}: GSP error", xid);
+  case 140: return "Xid 140: unrecovered ECC error";
+  default: return std::nullopt;  // 13, 31, 43, 45, 94, ...: what a program did, not the GPU
+  }
 }
 
 GpuDiscovery discover_gpus() {

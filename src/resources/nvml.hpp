@@ -76,6 +76,12 @@ public:
   // The compute processes on the GPU; nullopt when the driver cannot list them. Its record's
   // layout changed between drivers without a new function version, so the stride is probed.
   std::optional<std::vector<GpuProcess>> processes(int index) const;
+  // Uncorrectable ECC errors since the driver loaded (volatile counter); nullopt: unsupported.
+  std::optional<std::uint64_t> uncorrectable_ecc(int index) const;
+  // Starts listening for Xid errors (critical GPU errors the driver logs) of these GPUs; false
+  // when the driver cannot. take_xids() returns those that came since, without waiting.
+  bool watch_xids(const std::vector<int>& indices);
+  std::vector<std::pair<int, unsigned long long>> take_xids();
 
   struct Symbols;
 
@@ -86,7 +92,14 @@ private:
   std::string m_library;
   std::unique_ptr<Symbols> m_symbols;
   mutable std::size_t m_process_stride = 0;  // probed on the first list of two or more processes
+  void* m_event_set = nullptr;               // nvmlEventSet_t, for Xid errors
+  std::vector<std::pair<void*, int>> m_watched;  // device handle -> index
 };
+
+// Whether an Xid error means the GPU itself is failing (it leaves the pool), as opposed to an
+// error a program caused (an illegal memory access, a program killed mid-kernel), which is the
+// task's failure. Returns what it means when it is the GPU's.
+std::optional<std::string> gpu_fault_of_xid(unsigned long long xid);
 
 // What a run knows of the machine's GPUs: NVML's list, or why there is none.
 struct GpuDiscovery {

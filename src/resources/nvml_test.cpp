@@ -55,6 +55,32 @@ TEST(Nvml, DiscoversEveryGpuWithWhatTheDriverSupports) {
   EXPECT_TRUE(gpu.healthy());
 }
 
+TEST(Nvml, SamplesCountersAndXidsOfARunningGpu) {
+  FakeNvml fake(std::string(k_two_gpus) + "clock 1 1410\nthrottle 1 thermal\npower 1 300000\n");
+  GpuDiscovery discovery = discover_gpus();
+  ASSERT_TRUE(discovery.available && discovery.nvml);
+  GpuSample sample = discovery.nvml->sample(1);
+  EXPECT_TRUE(sample.healthy_now());
+  EXPECT_EQ(sample.utilization, 87u);
+  EXPECT_EQ(sample.temperature, 66u);
+  EXPECT_EQ(sample.power_mw, 300000u);
+  EXPECT_EQ(sample.sm_clock_mhz, 1410u);
+  EXPECT_TRUE(sample.thermal_slowdown);
+  EXPECT_FALSE(discovery.nvml->sample(0).thermal_slowdown);
+  GpuCounters counters = discovery.nvml->counters(1);
+  ASSERT_TRUE(counters.energy_mj && counters.thermal_violation_ns && counters.power_violation_ns);
+  EXPECT_EQ(*counters.power_violation_ns, 0u);
+  EXPECT_EQ(discovery.nvml->uncorrectable_ecc(0), 0u);
+  EXPECT_TRUE(discovery.nvml->watch_xids({0, 1}));
+  EXPECT_TRUE(discovery.nvml->take_xids().empty());
+  // What the GPU did, not what a program did, takes it out of the pool.
+  EXPECT_EQ(gpu_fault_of_xid(79), "Xid 79: the GPU has fallen off the bus");
+  EXPECT_TRUE(gpu_fault_of_xid(48));
+  EXPECT_FALSE(gpu_fault_of_xid(31));  // an illegal memory access of the program
+  EXPECT_FALSE(gpu_fault_of_xid(13));
+  EXPECT_FALSE(gpu_fault_of_xid(43));
+}
+
 TEST(Nvml, UnhealthyGpusSayWhy) {
   FakeNvml fake(std::string(k_two_gpus) + "remapped 0 pending\nlost 1 0\n");
   GpuDiscovery discovery = discover_gpus();

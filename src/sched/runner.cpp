@@ -314,6 +314,9 @@ bool Runner::persist(bool all) {
   std::size_t written = 0;
   for (; written < m_finished.size() && (all || written == 0 || !m_executor.has_pending()); ++written) {
     Finished& finished = m_finished[written];
+    if (m_options.monitor && m_options.monitor->enabled() && finished.outcome.monitor.is_null()) {
+      finished.outcome.monitor = m_options.monitor->end_task(finished.outcome.task);
+    }
     retrying = decide(finished) || retrying;
     m_store.finish_task(m_plan, finished.outcome, m_options.context);
     m_status.task_finished(m_plan, finished.outcome, m_store.task_dir(m_plan, finished.outcome.task),
@@ -338,11 +341,10 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   // Only taken here: checking the task's folder, counting and retrying come in persist(), after
   // the freed slot has its next process.
   m_status.task_ended(m_plan, attempt->task());
-  TaskOutcome outcome = attempt->take_outcome();
-  if (m_options.monitor && m_options.monitor->enabled()) {
-    outcome.monitor = m_options.monitor->end_task(outcome.task);
+  if (m_options.monitor) {
+    m_options.monitor->stop_task(attempt->task());  // its rows and summary are written in persist()
   }
-  m_finished.push_back({std::move(outcome), false, false});
+  m_finished.push_back({attempt->take_outcome(), false, false});
 }
 
 std::optional<std::string> Runner::too_hot(const std::vector<int>& gpus) {

@@ -101,9 +101,43 @@ for f in glob.glob('lost/tasks/*/result.json'):
     assert json.load(open(f))['gpus'] == [0], f"
 grep -q '"gpu-removed"' lost/journal.jsonl 2>/dev/null || grep -rq '"gpu-removed"' lost/ || fail "the removal is not journaled"
 
+# Xid errors: one that means the GPU is failing takes it out of the pool; one a program caused
+# (31, an illegal memory access) is the task's business. Uncorrectable ECC errors that appear
+# during the run do the same, and the GPUs' health is watched with monitor: off too.
+two_gpus
+cat >>gpus.txt <<TXT
+xid 0 31 $WORK/xid0
+xid 1 79 $WORK/xid1
+TXT
+cat >xid.yaml <<YAML
+name: xid
+command: ["sh", "-c", "touch $WORK/xid\$CUDA_VISIBLE_DEVICES; sleep 0.3; echo \$CUDA_VISIBLE_DEVICES"]
+matrix: {m: [a, b, c, d, e]}
+task: {gpus: 1}
+resources: {gpus: [0, 1]}
+monitor: {interval: 20ms}
+YAML
+run_bm 0 run xid.yaml --out xid --progress never
+assert_contains out.txt "GPU 1 leaves the pool: Xid 79: the GPU has fallen off the bus"
+assert_not_contains out.txt "GPU 0 leaves"
+assert_eq "$(cat xid/tasks/e/stdout.log)" "0" "the GPU of the last task"
+two_gpus
+echo "ecc_file 1 $WORK/ecc1" >>gpus.txt
+cat >ecc.yaml <<YAML
+name: ecc
+command: ["sh", "-c", "[ \$CUDA_VISIBLE_DEVICES = 0 ] || echo 2 >$WORK/ecc1; sleep 1.2; echo \$CUDA_VISIBLE_DEVICES"]
+matrix: {m: [a, b, c, d, e]}
+task: {gpus: 1}
+resources: {gpus: [0, 1]}
+monitor: off
+YAML
+run_bm 0 run ecc.yaml --out ecc --progress never
+assert_contains out.txt "GPU 1 leaves the pool: 2 uncorrectable ECC errors during the run"
+
 # With no GPU left the run stops cleanly, says why, and exits 1.
 rm -f lost1
-echo "lost_file 0 $WORK/lost1" >>gpus.txt
+two_gpus
+printf 'lost_file 0 %s\nlost_file 1 %s\n' "$WORK/lost1" "$WORK/lost1" >>gpus.txt
 run_bm 1 run lost.yaml --out gone --progress never
 assert_contains out.txt "Stopped: no usable GPU left"
 python3 -c "

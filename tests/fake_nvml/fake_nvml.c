@@ -15,6 +15,8 @@
  *                                          grows with time, and thermal sets the clock event reason
  *   temperature_file INDEX PATH            its temperature is read from PATH (a number) while it exists
  *   lost_file INDEX PATH                   it is lost while PATH exists
+ *   xid INDEX CODE PATH                    Xid error CODE arrives once PATH exists
+ *   ecc_file INDEX PATH                    uncorrectable ECC errors: the number in PATH, when it exists
  *   processes DIR v2|v3                    compute processes: each file DIR/PID holds "INDEX MIB";
  *                                          listed by nvmlDeviceGetComputeRunningProcesses_v3 in
  *                                          the v2 (24-byte) or v3 (32-byte) record layout
@@ -55,7 +57,9 @@ struct nvmlDevice_st {
   int remapped; /* 0 none, 1 pending, 2 failed */
   unsigned int clock;
   int throttle; /* 0 none, 1 thermal, 2 power */
-  char temperature_file[256], lost_file[256];
+  char temperature_file[256], lost_file[256], xid_file[256], ecc_file[256];
+  unsigned long long xid;
+  int xid_sent, watched;
 };
 
 static char processes_dir[256];
@@ -137,6 +141,11 @@ static void load_script(void) {
       snprintf(devices[index].temperature_file, sizeof devices[index].temperature_file, "%s", path);
     } else if (sscanf(line, "lost_file %d %255s", &index, path) == 2 && index >= 0 && index < MAX_GPUS) {
       snprintf(devices[index].lost_file, sizeof devices[index].lost_file, "%s", path);
+    } else if (sscanf(line, "xid %d %u %255s", &index, &value, path) == 3 && index >= 0 && index < MAX_GPUS) {
+      devices[index].xid = value;
+      snprintf(devices[index].xid_file, sizeof devices[index].xid_file, "%s", path);
+    } else if (sscanf(line, "ecc_file %d %255s", &index, path) == 2 && index >= 0 && index < MAX_GPUS) {
+      snprintf(devices[index].ecc_file, sizeof devices[index].ecc_file, "%s", path);
     } else if (sscanf(line, "processes %255s %63s", processes_dir, word) == 2) {
       processes_layout = strcmp(word, "v2") == 0 ? 2 : 3;
     }
@@ -355,4 +364,61 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned in
   }
   *count = found;
   return found > capacity ? 7 : 0;
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int type, int counter, unsigned long long* count) {
+  (void)type;
+  (void)counter;
+  *count = 0;
+  FILE* file = d->ecc_file[0] ? fopen(d->ecc_file, "r") : NULL;
+  if (file) {
+    if (fscanf(file, "%llu", count) != 1) {
+      *count = 0;
+    }
+    fclose(file);
+  }
+  return 0;
+}
+
+typedef struct {
+  nvmlDevice_t device;
+  unsigned long long eventType, eventData;
+  unsigned int gpuInstanceId, computeInstanceId;
+} nvmlEventData_t;
+
+static int event_set;
+
+nvmlReturn_t nvmlEventSetCreate(void** set) {
+  *set = &event_set;
+  return 0;
+}
+
+nvmlReturn_t nvmlEventSetFree(void* set) {
+  (void)set;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types, void* set) {
+  (void)set;
+  d->watched = (types & 0x8) != 0;
+  return 0;
+}
+
+nvmlReturn_t nvmlEventSetWait_v2(void* set, nvmlEventData_t* data, unsigned int timeout) {
+  (void)set;
+  (void)timeout;
+  for (unsigned int i = 0; i < device_count; ++i) {
+    struct nvmlDevice_st* d = &devices[i];
+    FILE* marker = d->watched && !d->xid_sent && d->xid_file[0] ? fopen(d->xid_file, "r") : NULL;
+    if (marker) {
+      fclose(marker);
+      d->xid_sent = 1;
+      memset(data, 0, sizeof *data);
+      data->device = d;
+      data->eventType = 0x8;
+      data->eventData = d->xid;
+      return 0;
+    }
+  }
+  return 10; /* NVML_ERROR_TIMEOUT */
 }
