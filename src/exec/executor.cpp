@@ -45,33 +45,6 @@ std::string ProcessResult::describe() const {
   return "succeeded";
 }
 
-std::optional<ProcessStat> read_process_stat(int pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  std::FILE* file = std::fopen(path, "re");
-  if (file == nullptr) {
-    return std::nullopt;
-  }
-  char buffer[1024];
-  size_t length = std::fread(buffer, 1, sizeof buffer - 1, file);
-  std::fclose(file);
-  buffer[length] = '\0';
-  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-  const char* rest = std::strrchr(buffer, ')');
-  if (rest == nullptr) {
-    return std::nullopt;
-  }
-  ProcessStat stat;
-  unsigned long long start = 0;
-  // After ") ": state (3), ppid (4), pgrp (5), then fields 6..21, then starttime (22).
-  if (std::sscanf(rest + 1, " %c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                  &stat.state, &stat.group, &start) != 3) {
-    return std::nullopt;
-  }
-  stat.start_ticks = start;
-  return stat;
-}
-
 std::optional<std::uint64_t> process_start_ticks(int pid) {
   std::optional<ProcessStat> stat = read_process_stat(pid);
   if (!stat || stat->state == 'Z' || stat->state == 'X') {

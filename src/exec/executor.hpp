@@ -9,6 +9,8 @@
 
 #include <fcntl.h>
 
+#include "util/process_table.hpp"
+
 namespace bm {
 
 using Clock = std::chrono::steady_clock;
@@ -113,14 +115,6 @@ public:
 protected:
   SpawnListener m_spawn_listener;
 };
-
-// What /proc/PID/stat says of a process.
-struct ProcessStat {
-  char state = 0;               // R, S, D, Z, ...
-  int group = 0;                // its process group id
-  std::uint64_t start_ticks = 0;  // clock ticks since boot
-};
-std::optional<ProcessStat> read_process_stat(int pid);
 
 // The start time of a live process in clock ticks since boot, or nullopt when there is no such
 // process (or it is a zombie).

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <dirent.h>
 #include <fcntl.h>
 #include <map>
 #include <poll.h>
@@ -19,23 +18,6 @@
 namespace bm {
 
 namespace {
-
-std::vector<int> all_pids() {
-  std::vector<int> pids;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) {
-    return pids;
-  }
-  while (dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (end != entry->d_name && *end == '\0' && pid > 0) {
-      pids.push_back(static_cast<int>(pid));
-    }
-  }
-  ::closedir(proc);
-  return pids;
-}
 
 // Whether the process's environment holds a variable starting with `prefix` ("NAME=value...").
 bool environment_has(int pid, const std::string& prefix) {
@@ -101,7 +83,7 @@ std::size_t end_orphans(const LeftBehind& left, std::chrono::milliseconds patien
     }
   }
   std::string marker = left.tasks_dir.empty() ? std::string() : "BENCHMATRIX_RESULT_DIR=" + left.tasks_dir + "/";
-  for (int pid : all_pids()) {
+  for (int pid : process_ids()) {
     if (pid == self || found.count(pid) != 0) {
       continue;
     }

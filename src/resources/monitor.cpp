@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <dirent.h>
 #include <fcntl.h>
 #include <set>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "util/directory.hpp"
+#include "util/process_table.hpp"
 #include "util/strings.hpp"
 
 namespace bm {
@@ -73,36 +73,6 @@ void add_cgroup_usage(const std::vector<std::string>& dirs, TreeUsage& usage) {
   }
 }
 
-// Fields of /proc/PID/stat after the command's closing parenthesis, counted from 3 (state).
-struct ProcStat {
-  int group = 0;
-  double cpu_ticks = 0;  // utime + stime + cutime + cstime
-  double rss_pages = 0;
-};
-
-std::optional<ProcStat> proc_stat(int pid) {
-  auto text = read_small("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) {
-    return std::nullopt;
-  }
-  std::size_t close = text->rfind(')');
-  if (close == std::string::npos) {
-    return std::nullopt;
-  }
-  std::vector<std::string> fields = split(std::string_view(*text).substr(close + 2), ' ');
-  if (fields.size() < 22) {
-    return std::nullopt;
-  }
-  // fields[0] is field 3 (state): field N is fields[N - 3].
-  ProcStat stat;
-  stat.group = std::atoi(fields[2].c_str());
-  for (int field : {14, 15, 16, 17}) {
-    stat.cpu_ticks += std::strtod(fields[static_cast<std::size_t>(field - 3)].c_str(), nullptr);
-  }
-  stat.rss_pages = std::strtod(fields[21].c_str(), nullptr);
-  return stat;
-}
-
 // Every live process of the given process groups, from one pass over /proc.
 std::map<int, TreeUsage> group_usage(const std::set<int>& groups) {
   std::map<int, TreeUsage> usage;
@@ -111,26 +81,16 @@ std::map<int, TreeUsage> group_usage(const std::set<int>& groups) {
   }
   static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   static const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) {
-    return usage;
-  }
-  while (dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || pid <= 0) {
-      continue;
-    }
-    auto stat = proc_stat(static_cast<int>(pid));
+  for (int pid : process_ids()) {
+    auto stat = read_process_stat(pid);
     if (!stat || groups.count(stat->group) == 0) {
       continue;
     }
     TreeUsage& tree = usage[stat->group];
-    tree.cpu_seconds = tree.cpu_seconds.value_or(0) + stat->cpu_ticks / ticks;
-    tree.memory_bytes = tree.memory_bytes.value_or(0) + stat->rss_pages * page;
-    tree.pids.push_back(static_cast<int>(pid));
+    tree.cpu_seconds = tree.cpu_seconds.value_or(0) + static_cast<double>(stat->cpu_ticks) / ticks;
+    tree.memory_bytes = tree.memory_bytes.value_or(0) + static_cast<double>(stat->rss_pages) * page;
+    tree.pids.push_back(pid);
   }
-  ::closedir(proc);
   return usage;
 }
 
