@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-
 namespace bm {
 
 Runner::Runner(const Plan& plan, Store& store, Executor& executor, ResourcePool& pool, Status& status,
