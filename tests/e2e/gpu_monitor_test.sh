@@ -86,7 +86,7 @@ two_gpus
 echo "lost_file 1 $WORK/lost1" >>gpus.txt
 cat >lost.yaml <<YAML
 name: lost
-command: ["sh", "-c", "if [ \"\$CUDA_VISIBLE_DEVICES\" = 1 ]; then touch $WORK/lost1; sleep 0.5; exit 1; fi; sleep 0.2"]
+command: ["sh", "-c", "if [ \"\$CUDA_VISIBLE_DEVICES\" = 1 ]; then touch $WORK/lost1; sleep 1; exit 1; fi; sleep 0.2"]
 matrix: {m: [a, b, c, d]}
 task: {gpus: 1}
 resources: {gpus: [0, 1]}
@@ -111,7 +111,7 @@ xid 1 79 $WORK/xid1
 TXT
 cat >xid.yaml <<YAML
 name: xid
-command: ["sh", "-c", "touch $WORK/xid\$CUDA_VISIBLE_DEVICES; sleep 0.3; echo \$CUDA_VISIBLE_DEVICES"]
+command: ["sh", "-c", "touch $WORK/xid\$CUDA_VISIBLE_DEVICES; sleep 0.5; echo \$CUDA_VISIBLE_DEVICES"]
 matrix: {m: [a, b, c, d, e]}
 task: {gpus: 1}
 resources: {gpus: [0, 1]}
@@ -191,7 +191,9 @@ matrix: {m: [a]}
 task: {gpus: 1}
 resources: {gpus: [0], thermal_limit: 80C}
 YAML
-(sleep 1.5; date +%s.%N >cooled; echo 60 >temp0) &
+# The GPU cools once the run has said it waits (the journal's thermal-wait), plus half a second.
+(for _ in $(seq 600); do grep -qs thermal-wait hot/journal.jsonl && break; sleep 0.05; done
+ sleep 0.5; date +%s.%N >cooled; echo 60 >temp0) &
 run_bm 0 run hot.yaml --out hot --progress never
 wait
 assert_contains out.txt "wait  m=a: GPU 0 at 91C, above thermal_limit 80C: waiting for it to cool"
