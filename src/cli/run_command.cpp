@@ -9,6 +9,9 @@
 #include <sched.h>
 #include <unistd.h>
 #include <unordered_set>
+#include <cstdlib>
+#include <map>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -341,6 +344,86 @@ std::vector<int> check_gpus_with_command(const ResourceSettings& settings, const
   return passed;
 }
 
+// Whether `word` names an executable file as exec would find it for a task: a path (relative to
+// the working directory), or a name searched in the task's PATH (the config's, else ours).
+bool program_exists(const std::string& word, const std::string& workdir, const std::string& path_variable) {
+  auto executable = [](const std::string& file) {
+    struct stat info {};
+    return ::stat(file.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(file.c_str(), X_OK) == 0;
+  };
+  if (word.find('/') != std::string::npos) {
+    return executable(word.front() == '/' || workdir.empty() ? word : workdir + "/" + word);
+  }
+  for (const auto& directory : split(path_variable, ':')) {
+    std::string candidate = (directory.empty() ? std::string(".") : directory) + "/" + word;
+    if (candidate.front() != '/' && !workdir.empty()) {
+      candidate = workdir + "/" + candidate;
+    }
+    if (executable(candidate)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A program that does not exist is one error before anything runs, not a failure per task. A
+// task with a setup is not checked (its setup may build the program), nor a word that still holds
+// a placeholder filled in at run time ({slot}, {result_dir}, ...).
+void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
+  const Config& config = plan.config();
+  const char* own_path = std::getenv("PATH");
+  std::map<std::string, bool> known;
+  struct Missing {
+    std::size_t tasks = 0;
+    std::size_t first = 0;
+  };
+  std::map<std::string, Missing> missing;
+  bool templated = config.command.words.empty() || config.command.words.front().find('{') != std::string::npos;
+  for (std::size_t task : tasks) {
+    if (!config.setup.empty()) {
+      return;
+    }
+    TaskCommands commands = plan.render(task, nullptr);
+    if (commands.command.empty()) {
+      continue;
+    }
+    const std::string& program = commands.command.front();
+    if (program.find('{') != std::string::npos || program.find("%%") != std::string::npos) {
+      continue;
+    }
+    std::string path_variable = own_path ? own_path : "/usr/bin:/bin";
+    for (const auto& [name, value] : commands.env) {
+      if (name == "PATH") {
+        path_variable = value;
+      }
+    }
+    std::string key = program + '\0' + path_variable;
+    auto found = known.find(key);
+    if (found == known.end()) {
+      found = known.emplace(key, program_exists(program, config.workdir, path_variable)).first;
+    }
+    if (!found->second) {
+      Missing& entry = missing.try_emplace(program, Missing{0, task}).first->second;
+      ++entry.tasks;
+    }
+    if (!templated && found->second) {
+      return;  // the same program for every task: checked once
+    }
+  }
+  if (missing.empty()) {
+    return;
+  }
+  std::vector<std::string> lines;
+  for (const auto& [program, entry] : missing) {
+    lines.push_back(fmt::format("{}: no such executable ({}{}{})", printable(program, 200),
+                                entry.tasks == 1 ? "the command of " : fmt::format("the command of {} tasks, e.g. ", entry.tasks),
+                                printable(plan.label(entry.first), 120),
+                                program.find('/') == std::string::npos ? "; searched in PATH" : ""));
+  }
+  SourceLocation where = config.command.locations.empty() ? SourceLocation{config.file, 0, 0} : config.command.locations.front();
+  throw UserError(where, fmt::format("command not found before anything ran: {}", join(lines, "; ")));
+}
+
 int run_plan(const Plan& plan, const RunOptions& options) {
   const Config& config = plan.config();
   if (!options.executor.empty() && options.executor != "local") {
@@ -418,6 +501,7 @@ int run_plan(const Plan& plan, const RunOptions& options) {
       to_run.push_back(selected[i]);
     }
   }
+  check_programs(plan, to_run);
   if (options.dry_run) {
     print_dry_run(plan, to_run, store, layout);
     return k_exit_ok;
@@ -540,6 +624,9 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   store.write_run_environment(runner_options.attempt.inherited_env);
   runner_options.attempt.timeout = timeout;
   runner_options.retries = options.retries;
+  runner_options.halt = options.halt == "now"    ? RunnerOptions::Halt::Now
+                        : options.halt == "soon" ? RunnerOptions::Halt::Soon
+                                                 : RunnerOptions::Halt::Never;
   runner_options.context = context;
   runner_options.cool_down = config.resources.cool_down;
   runner_options.thermal_limit = config.resources.thermal_limit;
