@@ -20,6 +20,10 @@ void add_run_options(CLI::App& command, RunOptions& options) {
   command.add_flag("--force", options.force, "Run tasks again even when their result exists");
   command.add_option("--retries", options.retries, "Attempts after a failure (replaces task.retries)")
       ->check(CLI::Range(0, 100));
+  command.add_option("--halt", options.halt,
+                     "At the first failed task (after its retries): never (default) goes on; soon starts nothing "
+                     "more and lets running tasks finish; now also ends the running ones")
+      ->check(CLI::IsMember({"never", "soon", "now"}));
   command.add_option("--timeout", options.timeout, "Time limit per process, e.g. 30s (replaces task.timeout)");
   command.add_option("--executor", options.executor, "local (slurm comes later)");
   command.add_flag("-n,--dry-run", options.dry_run, "Show what would run; start and write nothing");

@@ -17,6 +17,7 @@ struct RunOptions {
   std::string filter;
   bool force = false;
   std::optional<int> retries;
+  std::string halt = "never";  // never, soon, now: what the first failed task does to the run
   std::optional<std::string> timeout;
   std::string executor;
   bool dry_run = false;

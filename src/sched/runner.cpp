@@ -56,7 +56,7 @@ RunSummary Runner::run(const std::vector<std::size_t>& tasks, RunSummary summary
   // process to the next costs no file I/O: the writing overlaps the next task's run.
   for (;;) {
     check_gpus();
-    if (m_interrupts == 0) {
+    if (m_interrupts == 0 && !m_halted) {
       fill();
     }
     bool retrying = persist(m_executor.running() == 0);
@@ -200,6 +200,12 @@ void Runner::advance(std::unique_ptr<AttemptGroup> group, bool first) {
   for (auto& attempt : group->take_finished()) {
     finish_attempt(std::move(attempt));
   }
+  if (m_halted && m_options.halt == RunnerOptions::Halt::Now) {
+    group->stop();  // halted just now by one of its attempts: its other attempts start nothing more
+    for (auto& attempt : group->take_finished()) {
+      finish_attempt(std::move(attempt));
+    }
+  }
   std::uint64_t token = m_next_token++;
   auto next = group->next_process(token);
   if (!next) {
@@ -282,8 +288,8 @@ void Runner::on_process_ended(const ProcessResult& ended) {
   running.group->process_ended(running.attempt, result);
   const TaskAttempt& attempt = running.group->attempt(running.attempt);
   m_status.process_ended(m_plan, attempt.task(), attempt.last_run());
-  if (m_interrupts > 0) {
-    // The run is being interrupted: start nothing more for these tasks.
+  if (m_interrupts > 0 || (m_halted && m_options.halt == RunnerOptions::Halt::Now)) {
+    // The run is being interrupted (or halted now): start nothing more for these tasks.
     running.group->stop();
   }
   advance(std::move(running.group));
@@ -344,6 +350,26 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
     m_options.monitor->stop_task(attempt->task());  // its rows and summary are written in persist()
   }
   m_finished.push_back({attempt->take_outcome(), false, false});
+  const TaskOutcome& outcome = m_finished.back().outcome;
+  if (outcome.status == TaskStatus::Failed &&
+      outcome.attempt > m_options.retries.value_or(m_plan.settings(outcome.task).retries)) {
+    halt(outcome);  // now, before the freed slot gets its next task
+  }
+}
+
+void Runner::halt(const TaskOutcome& failed) {
+  if (m_options.halt == RunnerOptions::Halt::Never || m_halted) {
+    return;
+  }
+  m_halted = true;
+  bool now = m_options.halt == RunnerOptions::Halt::Now;
+  m_summary.stop_reason = fmt::format("halted at the first failed task, {} (--halt {}): {}", m_plan.label(failed.task),
+                                      now ? "now" : "soon",
+                                      now ? "running tasks were ended" : "running tasks finished, nothing more started");
+  m_store.record({{"event", "run-halted"}, {"task_id", m_plan.task_id(failed.task)}, {"halt", now ? "now" : "soon"}});
+  if (now) {
+    m_executor.terminate_all(SIGTERM);
+  }
 }
 
 std::optional<std::string> Runner::too_hot(const std::vector<int>& gpus) {
@@ -442,7 +468,8 @@ bool Runner::decide(Finished& finished) {
   }
   ResolvedSettings settings = m_plan.settings(outcome.task);
   int retries = m_options.retries.value_or(settings.retries);
-  finished.will_retry = outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0;
+  finished.will_retry =
+      outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0 && !m_halted;
   if (finished.will_retry) {
     m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);  // alone, not interleaved
     return true;
@@ -454,6 +481,7 @@ bool Runner::decide(Finished& finished) {
   case TaskStatus::Failed:
     ++m_summary.failed;
     m_summary.failures.push_back({outcome.task, outcome.reason, m_store.task_dir(m_plan, outcome.task)});
+    halt(outcome);
     break;
   case TaskStatus::Interrupted:
     ++m_summary.interrupted;

@@ -26,6 +26,8 @@ struct RunnerOptions {
   Monitor* monitor = nullptr;   // samples every task's resources; null: none
   std::chrono::nanoseconds cool_down{0};  // between two tasks of one slot
   std::optional<unsigned> thermal_limit;  // Celsius: a measured run waits for its GPUs to cool
+  enum class Halt { Never, Soon, Now };
+  Halt halt = Halt::Never;                // --halt: what the first failed task does to the run
 };
 
 // Runs the selected tasks: the one loop of benchmatrix. It asks the scheduler what is next, the
@@ -72,6 +74,7 @@ private:
   void on_process_ended(const ProcessResult& result);
   void on_interrupt(int signal);
   void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
+  void halt(const TaskOutcome& failed);  // --halt: the first failed task (after its retries) stops the run
   bool decide(Finished& finished);
 
   const Plan& m_plan;
@@ -87,6 +90,7 @@ private:
   std::vector<std::size_t> m_to_describe;  // attempts started whose task.json is not written yet
   std::vector<Finished> m_finished;      // attempts ended whose files are not written yet
   int m_interrupts = 0;
+  bool m_halted = false;       // --halt: a task failed; nothing more starts
   RunSummary m_summary;
   std::map<int, std::chrono::steady_clock::time_point> m_slot_free_since;  // for the cool-down
   std::set<int> m_removed_gpus;

@@ -52,14 +52,53 @@ assert run["wall_time"] < 10, run
 PY
 rm -f out/tasks/floods/stdout.log
 
-# A direct argv whose program does not exist fails to start, with the reason.
+# A program that does not exist is one error before anything runs, not a failure per task; by
+# name (searched in PATH) or by path, and per value when an axis picks the program.
 cat >missing.yaml <<'YAML'
 name: missing
 command: ["/nonexistent/benchmark", "--n", "{n}"]
-matrix: {n: [1]}
+matrix: {n: [1, 2, 3]}
 YAML
-run_bm 1 run missing.yaml --out out-missing
+run_bm 2 run missing.yaml --out out-missing
+assert_contains err.txt "missing.yaml:2:11: command not found before anything ran: /nonexistent/benchmark: no such executable (the command of 3 tasks, e.g. n=1)"
+[ ! -e out-missing ] || fail "a missing program left a results folder"
+printf '#!/bin/sh\n' >not-executable.sh
+cat >missing-axis.yaml <<'YAML'
+name: missing-axis
+command: ["{prog}"]
+matrix: {prog: [true, benchmatrix-no-such-program, ./not-executable.sh]}
+YAML
+run_bm 2 run missing-axis.yaml --out out-missing --dry-run
+assert_contains err.txt "benchmatrix-no-such-program: no such executable (the command of prog=benchmatrix-no-such-program; searched in PATH)"
+assert_contains err.txt "./not-executable.sh: no such executable"
+# A setup may build the program: such tasks are not checked, and fail alone if it does not.
+cat >built.yaml <<'YAML'
+name: built
+setup: ["sh", "-c", "if [ {m} = a ]; then printf '#!/bin/sh\\necho built\\n' >prog-{m}; chmod +x prog-{m}; fi"]
+command: ["./prog-{m}"]
+matrix: {m: [a, b]}
+YAML
+run_bm 1 run built.yaml --out out-built
+assert_contains out-built/tasks/a/stdout.log "built"
 assert_contains out.txt "could not start"
+
+# --halt: the first failed task stops the run; soon lets running tasks finish, now ends them.
+cat >halt.yaml <<'YAML'
+name: halt
+command: ["sh", "-c", "case {i} in 0) sleep 0.3;; 1) exit 3;; esac"]
+matrix:
+  i: [0, 1, 2, 3]
+YAML
+run_bm 1 run halt.yaml --out halt-soon --halt soon --jobs 2 --use-core0
+assert_contains out.txt "halt: 1 succeeded, 1 failed, 0 interrupted, 2 not started"
+assert_contains out.txt "Stopped: halted at the first failed task, i=1 (--halt soon): running tasks finished, nothing more started"
+sed -i 's/sleep 0.3/sleep 30/' halt.yaml
+start=$(date +%s)
+run_bm 1 run halt.yaml --out halt-now --halt now --jobs 2 --use-core0
+[ $(($(date +%s) - start)) -lt 20 ] || fail "--halt now let the running task go on"
+assert_contains out.txt "halt: 0 succeeded, 1 failed, 1 interrupted, 2 not started"
+run_bm 2 run halt.yaml --out never --halt sometimes
+[ ! -e never ] || fail "a bad --halt left a results folder"
 
 # Re-running retries only the failed tasks.
 run_bm 1 run failures.yaml --out out
