@@ -344,28 +344,6 @@ std::vector<int> check_gpus_with_command(const ResourceSettings& settings, const
   return passed;
 }
 
-// Whether `word` names an executable file as exec would find it for a task: a path (relative to
-// the working directory), or a name searched in the task's PATH (the config's, else ours).
-bool program_exists(const std::string& word, const std::string& workdir, const std::string& path_variable) {
-  auto executable = [](const std::string& file) {
-    struct stat info {};
-    return ::stat(file.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(file.c_str(), X_OK) == 0;
-  };
-  if (word.find('/') != std::string::npos) {
-    return executable(word.front() == '/' || workdir.empty() ? word : workdir + "/" + word);
-  }
-  for (const auto& directory : split(path_variable, ':')) {
-    std::string candidate = (directory.empty() ? std::string(".") : directory) + "/" + word;
-    if (candidate.front() != '/' && !workdir.empty()) {
-      candidate = workdir + "/" + candidate;
-    }
-    if (executable(candidate)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // A program that does not exist is one error before anything runs, not a failure per task. A
 // task with a setup is not checked (its setup may build the program), nor a word that still holds
 // a placeholder filled in at run time ({slot}, {result_dir}, ...).
@@ -400,7 +378,7 @@ void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
     std::string key = program + '\0' + path_variable;
     auto found = known.find(key);
     if (found == known.end()) {
-      found = known.emplace(key, program_exists(program, config.workdir, path_variable)).first;
+      found = known.emplace(key, find_executable(program, path_variable, config.workdir).has_value()).first;
     }
     if (!found->second) {
       Missing& entry = missing.try_emplace(program, Missing{0, task}).first->second;

@@ -5,6 +5,7 @@
 #include "exec/launch_report.h"
 #include "exec/launcher_image.hpp"
 #include "util/directory.hpp"
+#include "util/command.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -122,10 +123,7 @@ UniqueFd open_for_child(const std::string& path, int flags) {
 std::optional<std::string> find_program(const ProcessSpec& spec) {
   const std::string& name = spec.argv.front();
   if (name.find('/') != std::string::npos) {
-    return name;
-  }
-  if (name.empty()) {
-    return std::nullopt;
+    return name;  // exec says what is wrong with it, by name
   }
   std::string search_path = "/bin:/usr/bin";
   auto entry = std::find_if(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.starts_with("PATH="); });
@@ -134,23 +132,7 @@ std::optional<std::string> find_program(const ProcessSpec& spec) {
   } else if (const char* own = std::getenv("PATH")) {
     search_path = own;
   }
-  std::size_t begin = 0;
-  for (;;) {
-    std::size_t end = std::min(search_path.find(':', begin), search_path.size());
-    std::string directory = search_path.substr(begin, end - begin);
-    std::string candidate = (directory.empty() ? std::string(".") : directory) + "/" + name;
-    std::string checked = candidate.front() != '/' && !spec.working_directory.empty()
-                              ? spec.working_directory + "/" + candidate
-                              : candidate;
-    struct stat info {};
-    if (::stat(checked.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(checked.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    if (end == search_path.size()) {
-      return std::nullopt;
-    }
-    begin = end + 1;
-  }
+  return find_executable(name, search_path, spec.working_directory);
 }
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {

@@ -1,6 +1,7 @@
 #include "util/command.hpp"
 
 #include <cerrno>
+#include <sys/stat.h>
 #include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,15 +35,31 @@ std::string CommandResult::describe(std::chrono::seconds timeout) const {
   return fmt::format("exit code {}", exit_code);
 }
 
-std::string find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  for (const auto& dir : split(path == nullptr ? "/usr/bin:/bin" : path, ':')) {
-    std::string candidate = std::string(dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) {
+std::optional<std::string> find_executable(const std::string& word, const std::string& path_variable,
+                                           const std::string& workdir) {
+  auto executable = [&](const std::string& file) {
+    std::string checked = file.front() != '/' && !workdir.empty() ? workdir + "/" + file : file;
+    struct stat info {};
+    return ::stat(checked.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(checked.c_str(), X_OK) == 0;
+  };
+  if (word.empty()) {
+    return std::nullopt;
+  }
+  if (word.find('/') != std::string::npos) {
+    return executable(word) ? std::optional<std::string>(word) : std::nullopt;
+  }
+  for (const auto& directory : split(path_variable, ':')) {
+    std::string candidate = (directory.empty() ? std::string(".") : directory) + "/" + word;
+    if (executable(candidate)) {
       return candidate;
     }
   }
-  return {};
+  return std::nullopt;
+}
+
+std::string find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  return find_executable(name, path == nullptr ? "/usr/bin:/bin" : path, "").value_or("");
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::seconds timeout, std::size_t max_output,

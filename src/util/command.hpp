@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct CommandResult {
 // The executable file `name` in the directories of PATH (an empty entry is the current one; no
 // PATH: /usr/bin:/bin), as execvp would find it; empty when there is none.
 std::string find_in_path(const std::string& name);
+
+// What exec would run for `word` in a process whose PATH is `path_variable` and whose working
+// directory is `workdir` (empty: ours): a word with a '/' is itself, a name is searched in PATH
+// (relative entries, and the word, relative to `workdir`). Returns the path as the process will
+// see it, or nullopt when there is no executable regular file there.
+std::optional<std::string> find_executable(const std::string& word, const std::string& path_variable,
+                                           const std::string& workdir);
 
 // Runs argv[0] (looked up in PATH) with stdin from /dev/null, its standard output captured (at most
 // `max_output` bytes) and its standard error left as ours, in a process group of its own, with the
