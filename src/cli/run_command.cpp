@@ -349,6 +349,9 @@ std::vector<int> check_gpus_with_command(const ResourceSettings& settings, const
 // a placeholder filled in at run time ({slot}, {result_dir}, ...).
 void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
   const Config& config = plan.config();
+  if (!config.setup.empty()) {
+    return;
+  }
   const char* own_path = std::getenv("PATH");
   std::map<std::string, bool> known;
   struct Missing {
@@ -358,9 +361,6 @@ void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
   std::map<std::string, Missing> missing;
   bool templated = config.command.words.empty() || config.command.words.front().find('{') != std::string::npos;
   for (std::size_t task : tasks) {
-    if (!config.setup.empty()) {
-      return;
-    }
     TaskCommands commands = plan.render(task, nullptr);
     if (commands.command.empty()) {
       continue;

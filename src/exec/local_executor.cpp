@@ -671,11 +671,12 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
     result.start_error = error_text("exec", child.program, report->error);
     result.started = child.started;
     result.ended = seen;
-  } else if (report && report->exec_ns > 0) {
+  } else if (report) {
     // The program's own end, usage and peak, as the launcher saw them: a run is timed from its
-    // execve to its exit, and its max_rss starts from the launcher's few hundred KiB.
+    // execve to its exit, and its max_rss starts from the launcher's few hundred KiB. (No exec
+    // time: the program was killed before it got there; then from the launcher's start.)
     status = report->status;
-    result.started = monotonic(report->exec_ns);
+    result.started = report->exec_ns > 0 ? monotonic(report->exec_ns) : child.started;
     result.ended = monotonic(report->end_ns);
     result.user_seconds = static_cast<double>(report->user_us) / 1e6;
     result.system_seconds = static_cast<double>(report->system_us) / 1e6;

@@ -351,10 +351,13 @@ void Runner::finish_attempt(std::unique_ptr<TaskAttempt> attempt) {
   }
   m_finished.push_back({attempt->take_outcome(), false, false});
   const TaskOutcome& outcome = m_finished.back().outcome;
-  if (outcome.status == TaskStatus::Failed &&
-      outcome.attempt > m_options.retries.value_or(m_plan.settings(outcome.task).retries)) {
+  if (outcome.status == TaskStatus::Failed && !retries_left(outcome)) {
     halt(outcome);  // now, before the freed slot gets its next task
   }
+}
+
+bool Runner::retries_left(const TaskOutcome& outcome) const {
+  return outcome.attempt <= m_options.retries.value_or(m_plan.settings(outcome.task).retries);
 }
 
 void Runner::halt(const TaskOutcome& failed) {
@@ -419,7 +422,7 @@ bool Runner::retry_elsewhere(Finished& finished) {
   outcome.warnings.push_back(fmt::format("GPU {} left the pool while the task ran on it: it runs again on another GPU",
                                          fmt::join(outcome.gpus, ",")));
   finished.will_retry = true;
-  m_scheduler.submit(outcome.task, m_plan.settings(outcome.task).priority, outcome.attempt + 1);
+  m_scheduler.submit(outcome.task, m_plan.priority(outcome.task), outcome.attempt + 1);
   return true;
 }
 
@@ -466,12 +469,9 @@ bool Runner::decide(Finished& finished) {
   if (retry_elsewhere(finished)) {
     return true;
   }
-  ResolvedSettings settings = m_plan.settings(outcome.task);
-  int retries = m_options.retries.value_or(settings.retries);
-  finished.will_retry =
-      outcome.status == TaskStatus::Failed && outcome.attempt <= retries && m_interrupts == 0 && !m_halted;
+  finished.will_retry = outcome.status == TaskStatus::Failed && retries_left(outcome) && m_interrupts == 0 && !m_halted;
   if (finished.will_retry) {
-    m_scheduler.submit(outcome.task, settings.priority, outcome.attempt + 1);  // alone, not interleaved
+    m_scheduler.submit(outcome.task, m_plan.priority(outcome.task), outcome.attempt + 1);  // alone, not interleaved
     return true;
   }
   switch (outcome.status) {

@@ -74,7 +74,8 @@ private:
   void on_process_ended(const ProcessResult& result);
   void on_interrupt(int signal);
   void finish_attempt(std::unique_ptr<TaskAttempt> attempt);
-  void halt(const TaskOutcome& failed);  // --halt: the first failed task (after its retries) stops the run
+  void halt(const TaskOutcome& failed);
+  bool retries_left(const TaskOutcome& outcome) const;  // --retries, else the task's own  // --halt: the first failed task (after its retries) stops the run
   bool decide(Finished& finished);
 
   const Plan& m_plan;
