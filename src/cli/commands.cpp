@@ -175,13 +175,24 @@ Config exec_config(const ExecOptions& options) {
     matrix[name] = split(parameter.substr(equals + 1), ',');
     hasher.add_field(parameter);
   }
-  document["name"] = options.name.empty() ? "exec-" + hasher.hex().substr(0, 8) : options.name;
-  if (options.shell) {
+  if (!options.gbench.empty()) {
+    if (options.shell) {
+      throw UserError("--gbench runs the program directly: --shell does not apply");
+    }
+    hasher.add_field("gbench:" + options.gbench);
+    document["source"] = {{"gbench", options.gbench}, {"args", options.command}};
+  } else if (options.command.empty()) {
+    throw UserError("exec: give a command (after --), or a Google Benchmark program with --gbench");
+  } else if (options.shell) {
     document["shell"] = true;
     document["command"] = join(options.command, " ");
   } else {
     document["command"] = options.command;
   }
+  if (!options.metrics_file.empty()) {
+    document["metrics_file"] = options.metrics_file;
+  }
+  document["name"] = options.name.empty() ? "exec-" + hasher.hex().substr(0, 8) : options.name;
   if (!matrix.empty()) {
     document["matrix"] = matrix;
   }

@@ -97,8 +97,14 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   exec->add_option("-w,--warmup", out.exec.warmup, "Warm-up runs per task")->check(CLI::Range(0, 1000000));
   exec->add_flag("--shell", out.exec.shell, "Run COMMAND with /bin/sh -c (values are quoted)");
   exec->add_option("--name", out.exec.name, "Name of the run (default: exec-<hash of the command>)");
+  exec->add_option("--gbench", out.exec.gbench,
+                   "A Google Benchmark program (may name a -p axis: {build}): each of its benchmarks runs in processes "
+                   "of its own; COMMAND, if given, is extra arguments for it");
+  exec->add_option("--metrics-file", out.exec.metrics_file,
+                   "A file each run writes into its folder ($BENCHMATRIX_RESULT_DIR): JSON metrics, or "
+                   "lm-evaluation-harness results");
   add_run_options(*exec, out.run);
-  exec->add_option("command", out.exec.command, "The command, after --")->required();
+  exec->add_option("command", out.exec.command, "The command, after --");
 
   auto* report = app.add_subcommand("report", "Recompute statistics and reports from a results folder, running "
                                                "nothing");

@@ -53,6 +53,8 @@ struct ExecOptions {
   int warmup = 0;
   bool shell = false;
   std::string name;
+  std::string gbench;                     // a Google Benchmark program: its benchmarks are the matrix
+  std::string metrics_file;               // a file each run writes in its folder (config metrics_file)
   std::vector<std::string> command;
 };
 

@@ -142,6 +142,7 @@ nlohmann::json summary_json(const Plan& plan, const Store& store, const RunSumma
                            {"completed", summary.completed},
                            {"failed", summary.failed},
                            {"interrupted", summary.interrupted},
+                           {"skipped_by_benchmark", summary.skipped},
                            {"not_started", summary.not_started}}},
                          {"attempts", summary.attempts},
                          {"processes", summary.processes},

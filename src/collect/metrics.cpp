@@ -26,15 +26,8 @@ bool valid_metric_name(const std::string& name) {
   return true;
 }
 
-// Returns an empty string when the line was taken, else why it was not.
-std::string take_line(std::string_view line, ReportedMetrics& out) {
-  if (line.size() > k_max_line) {
-    return fmt::format("line longer than {} bytes", k_max_line);
-  }
-  nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
-  if (object.is_discarded()) {
-    return "not valid JSON (NaN and Infinity are not JSON numbers)";
-  }
+// Returns an empty string when the record was taken, else why it was not.
+std::string take_record(const nlohmann::json& object, ReportedMetrics& out) {
   if (!object.is_object()) {
     return "not a JSON object";
   }
@@ -106,6 +99,18 @@ std::string take_line(std::string_view line, ReportedMetrics& out) {
   return {};
 }
 
+// Returns an empty string when the line was taken, else why it was not.
+std::string take_line(std::string_view line, ReportedMetrics& out) {
+  if (line.size() > k_max_line) {
+    return fmt::format("line longer than {} bytes", k_max_line);
+  }
+  nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+  if (object.is_discarded()) {
+    return "not valid JSON (NaN and Infinity are not JSON numbers)";
+  }
+  return take_record(object, out);
+}
+
 } // namespace
 
 MetricInfo metric_info(const std::map<std::string, MetricInfo>& reported, std::string_view metric) {
@@ -137,6 +142,17 @@ ReportedMetrics parse_reported_metrics(std::string_view text, std::string_view s
     std::string problem = take_line(line, out);
     if (!problem.empty()) {
       out.warnings.push_back(fmt::format("{}:{}: ignored: {}: {}", source, line_number, problem, printable(line, 80)));
+    }
+  }
+  return out;
+}
+
+ReportedMetrics parse_reported_records(const std::vector<nlohmann::json>& records, std::string_view source) {
+  ReportedMetrics out;
+  for (const auto& record : records) {
+    std::string problem = take_record(record, out);
+    if (!problem.empty()) {
+      out.warnings.push_back(fmt::format("{}: ignored: {}: {}", source, problem, printable(record.dump(), 80)));
     }
   }
   return out;

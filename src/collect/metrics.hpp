@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace bm {
 
 // Units and direction of a metric: lower is better unless the task says "higher".
@@ -29,6 +31,8 @@ struct ReportedMetrics {
 // not a finite number, NaN/Infinity, too long) is skipped with a warning; it never throws.
 // `source` names the file in warnings.
 ReportedMetrics parse_reported_metrics(std::string_view text, std::string_view source);
+// The same over records already parsed (result files in other formats, converted to records).
+ReportedMetrics parse_reported_records(const std::vector<nlohmann::json>& records, std::string_view source);
 
 // The orchestrator's own measurements, present for every run.
 inline constexpr std::string_view k_metric_wall = "wall_time";

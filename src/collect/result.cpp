@@ -24,6 +24,8 @@ std::string_view to_string(TaskStatus status) {
     return "failed";
   case TaskStatus::Interrupted:
     return "interrupted";
+  case TaskStatus::Skipped:
+    return "skipped";
   }
   return "failed";
 }

@@ -45,7 +45,9 @@ struct RunRecord {
   std::vector<std::pair<std::string, double>> metrics;  // what the task reported for this run
 };
 
-enum class TaskStatus { Succeeded, Failed, Interrupted };
+// Skipped: the benchmark said it cannot run here (Google Benchmark's SkipWithMessage); it is done,
+// without samples to compare.
+enum class TaskStatus { Succeeded, Failed, Interrupted, Skipped };
 std::string_view to_string(TaskStatus status);
 
 // Everything known about one finished attempt of a task: what the store writes.
@@ -69,6 +71,7 @@ struct TaskOutcome {
   Noise noise;                    // how disturbed its measured runs were
   std::vector<ExecutableHash> executables;  // the programs its command ran, by content
   nlohmann::json monitor;         // the monitor's summary of its series (null: not monitored)
+  nlohmann::json benchmark_context;  // what its result files say of the machine (Google Benchmark's context)
 };
 
 } // namespace bm

@@ -4,6 +4,59 @@
 
 namespace bm {
 
+namespace {
+
+struct FormatName {
+  ResultFormat format;
+  std::string_view name;
+};
+constexpr FormatName k_formats[] = {
+    {ResultFormat::Auto, "auto"},           {ResultFormat::Metrics, "metrics"},
+    {ResultFormat::LmEval, "lm_eval"},      {ResultFormat::GoogleBenchmark, "gbench"},
+    {ResultFormat::Hyperfine, "hyperfine"}, {ResultFormat::PytestBenchmark, "pytest_benchmark"},
+};
+
+} // namespace
+
+std::string_view to_string(SourceConfig::Kind kind) {
+  switch (kind) {
+  case SourceConfig::Kind::GoogleBenchmark:
+    return "gbench";
+  case SourceConfig::Kind::BenchHeader:
+    return "bench_h";
+  case SourceConfig::Kind::None:
+    break;
+  }
+  return "none";
+}
+
+std::string_view to_string(ResultFormat format) {
+  for (const auto& entry : k_formats) {
+    if (entry.format == format) {
+      return entry.name;
+    }
+  }
+  return "?";
+}
+
+std::optional<ResultFormat> parse_result_format(std::string_view text) {
+  for (const auto& entry : k_formats) {
+    if (entry.name == text) {
+      return entry.format;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string result_format_names() {
+  std::string names;
+  for (const auto& entry : k_formats) {
+    names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  }
+  return names;
+}
+
+
 std::string to_string(Priority priority) {
   switch (priority) {
   case Priority::High:

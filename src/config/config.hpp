@@ -21,6 +21,29 @@ std::optional<Priority> parse_priority(std::string_view text);
 // $BENCHMATRIX_RESULT_FILE, always read when present.
 using EnvList = std::vector<std::pair<std::string, std::string>>;
 
+// The formats of result files a task writes (config `metrics_file`, a Google Benchmark source) or a
+// user imports (`benchmatrix import`); read by collect/result_files.
+enum class ResultFormat {
+  Auto,             // detected from the content
+  Metrics,          // a JSON object of name -> number, or the task protocol's records
+  LmEval,           // lm-evaluation-harness results: results[task]["metric,filter"]
+  GoogleBenchmark,  // --benchmark_out_format=json
+  Hyperfine,        // hyperfine --export-json
+  PytestBenchmark,  // pytest-benchmark --benchmark-json
+};
+std::string_view to_string(ResultFormat format);
+std::optional<ResultFormat> parse_result_format(std::string_view text);
+std::string result_format_names();  // the names parse_result_format accepts, for errors
+
+// A file a task writes into its folder in every measured run, read after the run
+// (config `metrics_file`): metrics beside those of the task protocol.
+struct MetricsFileOptions {
+  std::string path;                            // relative to the task's folder; empty: none
+  ResultFormat format = ResultFormat::Auto;
+  std::vector<std::string> higher_is_better;   // metrics of a plain object that are better higher
+  SourceLocation location;
+};
+
 // Settings that the config sets at top level and that an axis value may override. Unset fields
 // fall through to the level above (top level, then the built-in defaults).
 struct TaskSettings {
@@ -104,6 +127,9 @@ struct Axis {
   std::string name;
   std::vector<AxisValue> values;
   SourceLocation location;
+  // `{discover: COMMAND}`: the values are what the command prints, filled in by discover()
+  // (after the run's `before:` step, which may build the program that lists them).
+  CommandTemplate discover;
 };
 
 // A partial assignment of axis values, for include/exclude: {algo: heap_sort, n: 1000}.
@@ -155,6 +181,29 @@ struct AnalysisSettings {
   static AnalysisSettings from_json(const nlohmann::json& json);  // missing keys keep defaults
 };
 
+// `source:`: the benchmarks a program already holds, discovered with the program's own listing
+// and run one per process. The loader fills `command` and the axis from it (see discover()).
+struct SourceConfig {
+  enum class Kind { None, GoogleBenchmark, BenchHeader };
+  Kind kind = Kind::None;
+  std::string program;                    // a path; may name top-level axes: "{build}"
+  SourceLocation program_location;
+  std::vector<std::string> args;          // given to every run (and to the listing)
+  std::vector<SourceLocation> args_locations;
+  std::string axis = "benchmark";         // the axis its benchmarks become
+  // Google Benchmark: names such as BM_x/8/threads:4 become the benchmark's family and nested
+  // axes, one per part (positional arguments named by `arg_names`, else arg1, arg2, ...).
+  bool split = false;
+  std::vector<std::string> arg_names;
+  SourceLocation location;
+  // Filled by discover(): what each program lists, by the program's path as rendered.
+  std::map<std::string, std::vector<std::string>> available;
+};
+std::string_view to_string(SourceConfig::Kind kind);
+
+// The file, in the task's folder, that a Google Benchmark source makes each run write its results to.
+inline constexpr const char* k_gbench_out_file = "gbench.json";
+
 struct Config {
   std::string file;                         // as given by the user
   std::string directory;                    // absolute directory of the config file
@@ -166,6 +215,10 @@ struct Config {
   std::vector<Axis> axes;                   // in file order: the first varies slowest
   std::vector<Combination> include;
   std::vector<Combination> exclude;
+  CommandTemplate before;                   // once per run, before discovery and planning
+  CommandTemplate after;                    // once per run at its end, even after failures or an interrupt
+  SourceConfig source;
+  MetricsFileOptions metrics_file;
   TaskSettings defaults;                    // top-level repeat:, task:, env:
   ResourceSettings resources;
   MonitorConfig monitor;

@@ -1,7 +1,10 @@
 #include "config/discover.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <map>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -101,6 +104,273 @@ std::vector<AxisValue> discover_values(const std::vector<std::string>& argv, con
                                        result.describe(timeout)));
   }
   return parse_discovered(result.output, where);
+}
+
+namespace {
+
+void discover_axes(std::vector<Axis>& axes) {
+  for (auto& axis : axes) {
+    if (!axis.discover.empty() && axis.values.empty()) {
+      SourceLocation where = axis.discover.locations.empty() ? axis.location : axis.discover.locations.front();
+      axis.values = discover_values(axis.discover.words, where);
+    }
+    for (auto& value : axis.values) {
+      discover_axes(value.sub_axes);
+    }
+  }
+}
+
+// The program paths a source names: its template rendered over the top-level axes it refers to
+// ({axis} or {axis.field}; {{ and }} are braces), each distinct path once, in matrix order.
+std::vector<std::string> program_paths(const Config& config) {
+  const SourceConfig& source = config.source;
+  struct Part {
+    std::string literal;
+    const Axis* axis = nullptr;
+    std::string field;
+  };
+  std::vector<Part> parts;
+  const std::string& text = source.program;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) {
+      parts.push_back({std::string(1, text[i++]), nullptr, {}});
+      continue;
+    }
+    if (text[i] != '{') {
+      parts.push_back({std::string(1, text[i]), nullptr, {}});
+      continue;
+    }
+    size_t close = text.find('}', i);
+    if (close == std::string::npos) {
+      throw UserError(source.program_location, "source: an unclosed '{' in the program path (a literal brace is {{)");
+    }
+    std::string placeholder = text.substr(i + 1, close - i - 1);
+    size_t dot = placeholder.find('.');
+    std::string name = placeholder.substr(0, dot);
+    Part part;
+    part.field = dot == std::string::npos ? "" : placeholder.substr(dot + 1);
+    for (const auto& axis : config.axes) {
+      if (axis.name == name) {
+        part.axis = &axis;
+      }
+    }
+    if (part.axis == nullptr) {
+      throw UserError(source.program_location,
+                      fmt::format("source: {{{}}} is not a top-level axis of the matrix (the program path may name "
+                                  "only those, such as {{build}})",
+                                  placeholder));
+    }
+    parts.push_back(std::move(part));
+    i = close;
+  }
+  // The axes referred to, each once, and every combination of their values.
+  std::vector<const Axis*> used;
+  for (const auto& part : parts) {
+    if (part.axis != nullptr && std::find(used.begin(), used.end(), part.axis) == used.end()) {
+      used.push_back(part.axis);
+    }
+  }
+  std::vector<std::string> paths;
+  std::vector<size_t> index(used.size(), 0);
+  while (true) {
+    std::string path;
+    for (const auto& part : parts) {
+      if (part.axis == nullptr) {
+        path += part.literal;
+        continue;
+      }
+      size_t which = static_cast<size_t>(std::find(used.begin(), used.end(), part.axis) - used.begin());
+      const AxisValue& value = part.axis->values[index[which]];
+      if (part.field.empty()) {
+        path += value.name;
+      } else {
+        auto field = value.fields.find(part.field);
+        if (field == value.fields.end()) {
+          throw UserError(value.location, fmt::format("source: the value '{}' of the axis '{}' has no field '{}'",
+                                                      value.name, part.axis->name, part.field));
+        }
+        path += field->second;
+      }
+    }
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
+      paths.push_back(path);
+    }
+    size_t digit = used.size();
+    while (digit > 0) {
+      --digit;
+      if (++index[digit] < used[digit]->values.size()) {
+        break;
+      }
+      index[digit] = 0;
+      if (digit == 0) {
+        return paths;
+      }
+    }
+    if (used.empty()) {
+      return paths;
+    }
+  }
+}
+
+// One part of a split Google Benchmark name: the axis it belongs to and its value.
+std::pair<std::string, std::string> split_part(const std::string& part, size_t& positional,
+                                               const SourceConfig& source) {
+  if (part == "real_time" || part == "manual_time" || part == "process_time") {
+    return {"timing", part};
+  }
+  size_t colon = part.find(':');
+  if (colon != std::string::npos && colon > 0) {
+    return {part.substr(0, colon), part.substr(colon + 1)};
+  }
+  ++positional;
+  return {positional <= source.arg_names.size() ? source.arg_names[positional - 1] : fmt::format("arg{}", positional),
+          part};
+}
+
+// Google Benchmark names split at '/': the family is the value of the source's axis, each further
+// part the value of a nested axis under the part before it, so only names that exist become tasks.
+struct NameTrie {
+  std::string axis;   // the axis of the children
+  std::vector<std::pair<std::string, std::unique_ptr<NameTrie>>> children;  // value -> subtree, in order
+  std::map<std::string, std::string> component;  // value -> the part as written
+  bool terminal = false;
+};
+
+void insert_name(NameTrie& root, const std::string& name, const SourceConfig& source) {
+  std::vector<std::string> parts = split(name, '/');
+  NameTrie* node = &root;
+  size_t positional = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto [axis, value] = i == 0 ? std::pair<std::string, std::string>{source.axis, parts[0]}
+                                : split_part(parts[i], positional, source);
+    bool identifier = !axis.empty() && (std::isalpha(static_cast<unsigned char>(axis[0])) != 0 || axis[0] == '_') &&
+                      std::all_of(axis.begin(), axis.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                      });
+    if (!identifier) {
+      throw UserError(source.location, fmt::format("source.split: '{}' in the benchmark {} cannot name an axis; use "
+                                                   "split: false",
+                                                   printable(axis, 40), printable(name, 120)));
+    }
+    if (node->children.empty()) {
+      node->axis = axis;
+    } else if (node->axis != axis) {
+      throw UserError(source.location,
+                      fmt::format("source.split: the benchmarks under '{}' do not split into the same axes ('{}' and "
+                                  "'{}', in {}); use split: false",
+                                  printable(join(std::vector<std::string>(parts.begin(), parts.begin() + long(i)), "/"), 80),
+                                  node->axis, axis, printable(name, 120)));
+    }
+    auto found = std::find_if(node->children.begin(), node->children.end(),
+                              [&](const auto& child) { return child.first == value; });
+    if (found == node->children.end()) {
+      node->children.emplace_back(value, std::make_unique<NameTrie>());
+      node->component[value] = parts[i];
+      found = node->children.end() - 1;
+    }
+    node = found->second.get();
+  }
+  node->terminal = true;
+}
+
+std::vector<AxisValue> trie_values(const NameTrie& node, const SourceConfig& source) {
+  std::vector<AxisValue> values;
+  for (const auto& [name, child] : node.children) {
+    AxisValue value;
+    value.name = name;
+    value.location = source.location;
+    value.fields["component"] = node.component.at(name);
+    if (!child->children.empty()) {
+      if (child->terminal) {
+        throw UserError(source.location, fmt::format("source.split: '{}' is a benchmark and also the start of longer "
+                                                     "names; use split: false",
+                                                     name));
+      }
+      Axis axis;
+      axis.name = child->axis;
+      axis.location = source.location;
+      axis.values = trie_values(*child, source);
+      value.sub_axes.push_back(std::move(axis));
+    }
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
+void expand_source(Config& config) {
+  SourceConfig& source = config.source;
+  source.available.clear();
+  std::vector<std::string> names;  // every program's, in first-seen order
+  for (const auto& path : program_paths(config)) {
+    std::string program = path;
+    if (!config.workdir.empty() && !program.empty() && program.front() != '/' && program.find('/') != std::string::npos) {
+      program = config.workdir + "/" + program;  // as the runs will find it
+    }
+    std::vector<std::string> argv = {program};
+    argv.push_back(source.kind == SourceConfig::Kind::GoogleBenchmark ? "--benchmark_list_tests=true" : "--list");
+    argv.insert(argv.end(), source.args.begin(), source.args.end());
+    std::vector<AxisValue> listed = discover_values(argv, source.program_location);
+    std::vector<std::string>& available = source.available[path];
+    for (auto& value : listed) {
+      available.push_back(value.name);
+      if (std::find(names.begin(), names.end(), value.name) != names.end()) {
+        continue;
+      }
+      names.push_back(value.name);
+    }
+    if (source.kind == SourceConfig::Kind::BenchHeader || !source.split) {
+      Axis* axis = nullptr;
+      for (auto& existing : config.axes) {
+        if (existing.name == source.axis) {
+          axis = &existing;
+        }
+      }
+      if (axis == nullptr) {
+        config.axes.push_back(Axis{source.axis, {}, source.location, {}});
+        axis = &config.axes.back();
+      }
+      for (auto& value : listed) {
+        bool known = std::any_of(axis->values.begin(), axis->values.end(),
+                                 [&](const AxisValue& existing) { return existing.name == value.name; });
+        if (!known) {
+          value.location = source.location;
+          axis->values.push_back(std::move(value));
+        }
+      }
+    }
+  }
+  if (source.kind == SourceConfig::Kind::GoogleBenchmark && source.split) {
+    NameTrie root;
+    for (const auto& name : names) {
+      insert_name(root, name, source);
+    }
+    config.axes.push_back(Axis{source.axis, trie_values(root, source), source.location, {}});
+  }
+}
+
+} // namespace
+
+void discover(Config& config) {
+  discover_axes(config.axes);
+  if (config.source.kind != SourceConfig::Kind::None &&
+      std::none_of(config.axes.begin(), config.axes.end(),
+                   [&](const Axis& axis) { return axis.name == config.source.axis; })) {
+    expand_source(config);
+  }
+}
+
+std::string benchmark_filter_for(std::string_view name) {
+  std::string out = "^";
+  for (char c : name) {
+    // Not ']' or '}': alone they are ordinary characters, and escaping them is an error to the
+    // library's std::regex ("Invalid escape").
+    if (std::string_view(".[{()\\*+?|^$").find(c) != std::string_view::npos) {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '$';
+  return out;
 }
 
 } // namespace bm

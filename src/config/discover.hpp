@@ -16,6 +16,15 @@ namespace bm {
 std::vector<AxisValue> discover_values(const std::vector<std::string>& argv, const SourceLocation& where,
                                        std::chrono::seconds timeout = std::chrono::seconds(60));
 
+// Runs what a config discovers when it is used: `{discover: COMMAND}` axes, and a `source:`'s
+// listing of each program it names (one program per value of the axes in its path), which becomes
+// the source's axis (see SourceConfig). Throws UserError at the config's location on failure.
+void discover(Config& config);
+
+// A Google Benchmark name made into the regular expression --benchmark_filter matches exactly that
+// name with (every character that starts a construct of an extended regex escaped).
+std::string benchmark_filter_for(std::string_view name);
+
 // Parses discovery output (exposed for tests).
 std::vector<AxisValue> parse_discovered(const std::string& output, const SourceLocation& where);
 

@@ -540,11 +540,8 @@ public:
         if (discovery.empty()) {
           expected(values, what, "a list of values or {discover: COMMAND}");
         }
-        CommandTemplate command = this->command(discovery[0].second, what + ".discover", false);
-        if (!m_run_discovery) {
-          fail(discovery[0].second, what + ".discover: running discovery commands is disabled here");
-        }
-        axis.values = discover_values(command.words, where(discovery[0].second));
+        // Run by discover(), after the run's `before:` step (which may build the lister).
+        axis.discover = this->command(discovery[0].second, what + ".discover", false);
       } else if (values.IsSequence()) {
         std::size_t disabled = 0;
         for (const auto& item : values) {
@@ -692,6 +689,154 @@ public:
     return names;
   }
 
+  // Run-level steps run once, outside any task: a task's placeholders mean nothing there.
+  void check_no_placeholders(const CommandTemplate& command, const std::string& what) const {
+    for (size_t i = 0; i < command.words.size(); ++i) {
+      const std::string& word = command.words[i];
+      for (size_t at = 0; at < word.size(); ++at) {
+        if (word[at] == '{' && at + 1 < word.size() && word[at + 1] == '{') {
+          ++at;
+          continue;
+        }
+        if (word[at] == '{' && word.find('}', at) != std::string::npos) {
+          throw UserError(command.locations[i],
+                          fmt::format("{}: runs once for the whole run, so it has no {{placeholders}} (write a literal "
+                                      "brace as {{{{)",
+                                      what));
+        }
+      }
+    }
+  }
+
+  SourceConfig source(const YAML::Node& node) const {
+    SourceConfig source;
+    source.location = where(node);
+    auto fields = entries(node, "source", {"gbench", "bench_h", "args", "axis", "split"});
+    for (const auto& [key, value] : fields) {
+      const std::string& field = key.Scalar();
+      std::string what = "source." + field;
+      if (field == "gbench" || field == "bench_h") {
+        if (source.kind != SourceConfig::Kind::None) {
+          fail(key, "source: give one program, as `gbench:` or `bench_h:`, not both");
+        }
+        source.kind = field == "gbench" ? SourceConfig::Kind::GoogleBenchmark : SourceConfig::Kind::BenchHeader;
+        source.program = name(value, what);
+        source.program_location = where(value);
+      } else if (field == "args") {
+        if (!value.IsSequence()) {
+          expected(value, what, "a list of arguments, e.g. [\"--benchmark_min_time=0.05s\"]");
+        }
+        for (const auto& item : value) {
+          source.args.push_back(scalar(item, what));
+          source.args_locations.push_back(where(item));
+          const std::string& arg = source.args.back();
+          for (const char* owned : {"--benchmark_filter", "--benchmark_out", "--benchmark_list_tests"}) {
+            if (source.kind != SourceConfig::Kind::BenchHeader && starts_with(arg, owned)) {
+              fail(item, fmt::format("{}: {} is set by benchmatrix (one benchmark per process, its results read "
+                                     "from a file it names)",
+                                     what, owned));
+            }
+          }
+        }
+      } else if (field == "axis") {
+        source.axis = name(value, what);
+        if (!is_identifier(source.axis, false) || k_reserved_names.count(source.axis) != 0) {
+          fail(value, fmt::format("{}: '{}' cannot name an axis", what, printable(source.axis, 60)));
+        }
+      } else if (field == "split") {
+        if (value.IsSequence()) {
+          source.split = true;
+          for (const auto& item : value) {
+            std::string arg = name(item, what);
+            if (!is_identifier(arg, false) || k_reserved_names.count(arg) != 0) {
+              fail(item, fmt::format("{}: '{}' cannot name an axis", what, printable(arg, 60)));
+            }
+            source.arg_names.push_back(arg);
+          }
+        } else {
+          source.split = boolean(value, what);
+        }
+      }
+    }
+    if (source.kind == SourceConfig::Kind::None) {
+      fail(node, "source: name the program, as `gbench: ./bench` (a Google Benchmark binary) or `bench_h: ./bench` "
+                 "(a program built with benchmatrix/bench.h)");
+    }
+    if (source.split && source.kind != SourceConfig::Kind::GoogleBenchmark) {
+      fail(node["split"], "source.split: splits Google Benchmark names (BM_x/8/threads:4); bench_h benchmarks "
+                          "carry their parameters as fields");
+    }
+    return source;
+  }
+
+  // The argv a source's runs get. For Google Benchmark, the filter (word 1) is completed per task by
+  // the plan, from the task's benchmark name.
+  static CommandTemplate source_command(const SourceConfig& source) {
+    CommandTemplate command;
+    auto add = [&](std::string word, const SourceLocation& location) {
+      command.words.push_back(std::move(word));
+      command.locations.push_back(location);
+    };
+    add(source.program, source.program_location);
+    if (source.kind == SourceConfig::Kind::GoogleBenchmark) {
+      add("--benchmark_filter=", source.location);
+      add(std::string("--benchmark_out={result_dir}/") + k_gbench_out_file, source.location);
+      add("--benchmark_out_format=json", source.location);
+    } else {
+      add("--run", source.location);
+      add("{" + source.axis + "}", source.location);
+    }
+    for (size_t i = 0; i < source.args.size(); ++i) {
+      add(source.args[i], source.args_locations[i]);
+    }
+    return command;
+  }
+
+  MetricsFileOptions metrics_file(const YAML::Node& node) const {
+    MetricsFileOptions options;
+    options.location = where(node);
+    auto check_path = [&](const YAML::Node& value) {
+      options.path = name(value, "metrics_file");
+      std::filesystem::path path(options.path);
+      bool escapes = path.is_absolute();
+      for (const auto& part : path) {
+        escapes = escapes || part == "..";
+      }
+      if (escapes || options.path.find('{') != std::string::npos) {
+        fail(value, "metrics_file: a path inside the task's folder (relative, without '..' or placeholders), such as "
+                    "metrics.json or out/results.json");
+      }
+    };
+    if (node.IsScalar()) {
+      check_path(node);
+      return options;
+    }
+    for (const auto& [key, value] : entries(node, "metrics_file", {"path", "format", "higher_is_better"})) {
+      const std::string& field = key.Scalar();
+      if (field == "path") {
+        check_path(value);
+      } else if (field == "format") {
+        auto format = parse_result_format(scalar(value, "metrics_file.format"));
+        if (!format || *format == ResultFormat::Hyperfine || *format == ResultFormat::PytestBenchmark) {
+          expected(value, "metrics_file.format", "auto, metrics, lm_eval or gbench (hyperfine and pytest-benchmark "
+                                                 "files are imported with `benchmatrix import`)");
+        }
+        options.format = *format;
+      } else {
+        if (!value.IsSequence()) {
+          expected(value, "metrics_file.higher_is_better", "a list of metric names");
+        }
+        for (const auto& item : value) {
+          options.higher_is_better.push_back(name(item, "metrics_file.higher_is_better"));
+        }
+      }
+    }
+    if (options.path.empty()) {
+      fail(node, "metrics_file: `path` is missing (the file each run writes in its folder, e.g. metrics.json)");
+    }
+    return options;
+  }
+
   Config config(const YAML::Node& root) const {
     if (!root.IsMap()) {
       expected(root, "the config", "a mapping of settings (name:, command:, matrix:, ...)");
@@ -701,7 +846,7 @@ public:
     auto top = entries(root, "config",
                        {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
                         "include", "exclude", "repeat", "task", "resources", "parallel", "env", "env_inherit",
-                        "executor", "monitor",
+                        "executor", "monitor", "before", "after", "source", "metrics_file",
                         "report", "analysis", "cost"});
     std::optional<std::pair<double, double>> cost;  // gpu_hour, core_hour: applied after analysis
     bool shell = false;
@@ -724,6 +869,14 @@ public:
         config.command = command(value, "command", shell);
       } else if (field == "setup") {
         config.setup = command(value, "setup", shell);
+      } else if (field == "before" || field == "after") {
+        // Once per run, not per task: a string is a shell command, a list runs as it is.
+        (field == "before" ? config.before : config.after) = command(value, field, value.IsScalar());
+        check_no_placeholders(field == "before" ? config.before : config.after, field);
+      } else if (field == "source") {
+        config.source = source(value);
+      } else if (field == "metrics_file") {
+        config.metrics_file = metrics_file(value);
       } else if (field == "teardown") {
         config.teardown = command(value, "teardown", shell);
       } else if (field == "workdir") {
@@ -826,7 +979,23 @@ public:
     if (!root["name"]) {
       fail(root, "config: `name` is missing (it names the run and the default output folder results/<name>)");
     }
-    if (!root["command"]) {
+    if (config.source.kind != SourceConfig::Kind::None) {
+      if (root["command"]) {
+        fail(root["command"], "command: a config with `source:` gets its command from the source (the program runs one "
+                              "of its benchmarks per process); remove `command` or `source`");
+      }
+      if (shell) {
+        fail(root["shell"], "shell: a `source:` program runs directly, not through a shell");
+      }
+      for (const auto& axis : config.axes) {
+        if (axis.name == config.source.axis) {
+          fail(root["source"], fmt::format("source: its benchmarks become the axis '{}', which the matrix already has "
+                                           "(name another with source.axis)",
+                                           axis.name));
+        }
+      }
+      config.command = source_command(config.source);
+    } else if (!root["command"]) {
       fail(root, "config: `command` is missing (the argv of each task, e.g. [\"./bench\", \"--n\", \"{n}\"])");
     }
     if (config.name.find_first_of(std::string("/\\\0", 3)) != std::string::npos || config.name == "." ||
@@ -934,6 +1103,9 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
   try {
     Config config = Reader(file, run_discovery).config(root);
     config.text_hash = Hasher().add(text).hex();
+    if (run_discovery) {
+      discover(config);
+    }
     return config;
   } catch (const YAML::Exception& error) {
     throw UserError(SourceLocation{file, error.mark.line + 1, error.mark.column + 1}, error.msg);
@@ -942,7 +1114,7 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
   }
 }
 
-Config load_config(const std::string& path) {
+Config load_config(const std::string& path, bool run_discovery) {
   // A regular file of sane size, checked before reading: a FIFO would block forever, /dev/zero
   // would grow memory without end.
   std::string text;
@@ -979,7 +1151,7 @@ Config load_config(const std::string& path) {
                       fmt::format("the config grew past {} MiB while it was read", k_max_config_bytes >> 20));
     }
   }
-  Config config = parse_config(text, path);
+  Config config = parse_config(text, path, run_discovery);
   std::error_code ignored;
   config.directory = std::filesystem::absolute(std::filesystem::path(path).parent_path(), ignored).string();
   return config;

@@ -1,5 +1,7 @@
 #include "plan/plan.hpp"
 
+#include "config/discover.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -137,7 +139,24 @@ Plan Plan::build(const Config& config) {
   Plan plan;
   plan.m_config = std::make_shared<const Config>(config);
   std::vector<std::string> ancestors;
+  for (const auto& axis : plan.m_config->axes) {
+    if (axis.values.empty() && !axis.discover.empty()) {
+      throw UserError(axis.location, fmt::format("matrix.{}: its values come from a discovery command, which was not "
+                                                 "run here",
+                                                 axis.name));
+    }
+  }
   plan.add_axes(plan.m_config->axes, plan.m_roots, ancestors);
+  if (plan.m_config->source.kind != SourceConfig::Kind::None) {
+    for (int root : plan.m_roots) {
+      if (plan.m_axes[static_cast<size_t>(root)].name == plan.m_config->source.axis) {
+        plan.m_source_axis = root;
+      }
+    }
+    if (plan.m_source_axis < 0) {
+      throw UserError(plan.m_config->source.location, "source: its benchmarks were not discovered here");
+    }
+  }
   plan.m_templates.command = plan.parse_words(plan.m_config->command);
   plan.m_templates.setup = plan.parse_words(plan.m_config->setup);
   plan.m_templates.teardown = plan.parse_words(plan.m_config->teardown);
@@ -145,6 +164,7 @@ Plan Plan::build(const Config& config) {
   plan.check_baseline();
   plan.expand();
   plan.apply_exclude();
+  plan.apply_source();
   plan.apply_include();
   if (plan.size() == 0) {
     throw UserError(SourceLocation{config.file, 0, 0}, "the matrix is empty: `exclude` removed every task");
@@ -346,6 +366,52 @@ void Plan::apply_exclude() {
       std::copy(row, row + stride, m_cells.begin() + static_cast<long>(kept * stride));
       ++kept;
     }
+  }
+  m_cells.resize(kept * stride);
+  m_priorities.resize(kept);
+}
+
+std::string Plan::source_benchmark(std::size_t task) const {
+  std::string name;
+  const std::uint32_t* row = cells(task);
+  bool split = m_config->source.split;
+  for (int axis = m_source_axis; axis >= 0;) {
+    std::uint32_t value = row[axis];
+    if (value == k_absent) {
+      break;
+    }
+    const PlanAxis& plan_axis = m_axes[static_cast<size_t>(axis)];
+    const AxisValue* chosen = plan_axis.values[value];
+    auto component = chosen->fields.find("component");
+    name += (name.empty() ? "" : "/") + (split && component != chosen->fields.end() ? component->second : chosen->name);
+    const auto& children = plan_axis.children[value];
+    axis = split && !children.empty() ? children.front() : -1;
+  }
+  return name;
+}
+
+void Plan::apply_source() {
+  // With several programs (builds), a benchmark one of them does not list is no task of it.
+  const auto& available = m_config->source.available;
+  if (m_source_axis < 0 || available.size() <= 1) {
+    return;
+  }
+  std::map<std::string, std::unordered_set<std::string>> lookup;
+  for (const auto& [program, names] : available) {
+    lookup[program].insert(names.begin(), names.end());
+  }
+  const size_t stride = m_axes.size();
+  size_t kept = 0;
+  for (size_t task = 0; task < size(); ++task) {
+    EnvList unused;
+    std::vector<std::string> argv = render_words(task, m_templates.command, false, nullptr, unused);
+    auto program = lookup.find(argv.front());
+    if (program != lookup.end() && program->second.count(source_benchmark(task)) == 0) {
+      continue;
+    }
+    const std::uint32_t* row = cells(task);
+    std::copy(row, row + stride, m_cells.begin() + static_cast<long>(kept * stride));
+    ++kept;
   }
   m_cells.resize(kept * stride);
   m_priorities.resize(kept);
@@ -762,6 +828,10 @@ TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const
   TaskCommands commands;
   bool shell = m_config->command.shell;
   commands.command = render_words(task, m_templates.command, shell, runtime, commands.shell_variables);
+  if (m_config->source.kind == SourceConfig::Kind::GoogleBenchmark && m_source_axis >= 0) {
+    // One benchmark per process: a filter that matches its whole name and nothing else.
+    commands.command.at(1) = "--benchmark_filter=" + benchmark_filter_for(source_benchmark(task));
+  }
   commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime, commands.shell_variables);
   commands.teardown =
       render_words(task, m_templates.teardown, m_config->teardown.shell, runtime, commands.shell_variables);

@@ -74,6 +74,10 @@ public:
   ResolvedSettings settings(std::size_t task) const;
   TaskCommands render(std::size_t task, const RuntimeContext* runtime) const;
 
+  // For a config with `source:`: the name of the task's benchmark as its program knows it (split
+  // Google Benchmark names joined back with '/').
+  std::string source_benchmark(std::size_t task) const;
+
   // Names of all axes (nested ones too), each once, in first-seen order.
   std::vector<std::string> axis_names() const;
 
@@ -106,6 +110,7 @@ private:
   void add_axes(const std::vector<Axis>& axes, std::vector<int>& ids, std::vector<std::string>& ancestors);
   void expand();
   void apply_exclude();
+  void apply_source();
   void apply_include();
   void check_placeholders() const;
   void check_baseline() const;
@@ -129,6 +134,7 @@ private:
   std::deque<AxisValue> m_extra_values;       // values added by `include`
   std::vector<PlanAxis> m_axes;               // flattened: top-level and nested axes
   std::vector<int> m_roots;                   // the top-level ones, in order
+  int m_source_axis = -1;                     // the root axis a `source:` made, or -1
   std::vector<std::uint32_t> m_cells;         // size() * m_axes.size() value indices
   std::vector<std::uint8_t> m_priorities;
   std::vector<std::uint64_t> m_spec_hashes;

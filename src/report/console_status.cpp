@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "collect/metrics.hpp"
+#include "report/tables.hpp"
 #include "stats/descriptive.hpp"
 #include "resources/topology.hpp"
 #include "util/duration.hpp"
@@ -31,10 +32,12 @@ std::string headline(const TaskOutcome& outcome) {
     }
   }
   std::vector<double> values;
+  size_t processes = 0;
   for (const auto& run : outcome.runs) {
     if (run.phase != Phase::Run) {
       continue;
     }
+    ++processes;
     if (metric.empty()) {
       values.push_back(run.wall_seconds);
     } else {
@@ -48,18 +51,18 @@ std::string headline(const TaskOutcome& outcome) {
   if (values.empty()) {
     return {};
   }
-  size_t n = values.size();
   double median = median_of(values);
-  std::string runs = fmt::format("{} run{}", n, n == 1 ? "" : "s");
+  // Runs are processes; a process may report several samples (repetitions inside it).
+  std::string runs = fmt::format("{} run{}", processes, processes == 1 ? "" : "s");
+  if (values.size() != processes) {
+    runs += fmt::format(", {} samples", values.size());
+  }
   if (metric.empty()) {
     return fmt::format("wall {} ({})", format_seconds(median), runs);
   }
   auto info = outcome.metric_info.find(metric);
   std::string unit = info == outcome.metric_info.end() ? "" : info->second.unit;
-  if (unit == "s") {
-    return fmt::format("{} {} ({})", metric, format_seconds(median), runs);
-  }
-  return fmt::format("{} {:.4g}{}{} ({})", metric, median, unit.empty() ? "" : " ", unit, runs);
+  return fmt::format("{} {} ({})", metric, format_quantity(median, unit), runs);
 }
 
 // The last lines of a failed task's stderr.log, read through its folder without following a link
@@ -205,6 +208,9 @@ void ConsoleStatus::task_finished(const Plan& plan, const TaskOutcome& outcome, 
   case TaskStatus::Interrupted:
     text = fmt::format("{} {}stop{}  {}  {}\n", counter, c.warn, c.reset, label, outcome.reason);
     break;
+  case TaskStatus::Skipped:
+    text = fmt::format("{} {}skip{}  {}  {}\n", counter, c.warn, c.reset, label, outcome.reason);
+    break;
   }
   for (const auto& warning : outcome.warnings) {
     text += fmt::format("    {}warning:{} {}\n", c.warn, c.reset, warning);
@@ -226,6 +232,9 @@ void ConsoleStatus::run_finished(const Plan& plan, const RunSummary& summary) {
                                  summary.failed > 0 ? c.fail : "", summary.failed, c.reset);
   if (summary.interrupted > 0 || summary.not_started > 0) {
     text += fmt::format(", {} interrupted, {} not started", summary.interrupted, summary.not_started);
+  }
+  if (summary.skipped > 0) {
+    text += fmt::format(", {} skipped by the benchmark", summary.skipped);
   }
   if (summary.skipped_done > 0) {
     text += fmt::format(", {} skipped (already done)", summary.skipped_done);

@@ -186,6 +186,7 @@ void EventStream::run_finished(const Plan& plan, const RunSummary& summary) {
         {"interrupted", summary.interrupted},
         {"not_started", summary.not_started},
         {"skipped", summary.skipped_done},
+        {"skipped_by_benchmark", summary.skipped},
         {"wall_time", summary.wall_seconds},
         {"was_interrupted", summary.was_interrupted},
         {"failures", failures}});

@@ -398,6 +398,7 @@ nlohmann::json report_data(const ResultsTree& tree, const Analysis& analysis, co
   for (const auto& task : tree.unfinished) {
     std::string state = task.state == UnfinishedTask::State::Failed     ? "failed"
                         : task.state == UnfinishedTask::State::TimedOut ? "timed out"
+                        : task.state == UnfinishedTask::State::Skipped  ? "skipped"
                                                                         : "pending";
     TaskFiles files = state == "pending" ? TaskFiles{} : task_files(tasks_dir, task.path, false);
     unfinished.push_back({{"id", task.task_id},

@@ -86,6 +86,7 @@ void RunProgress::task_finished(const TaskOutcome& outcome, bool will_retry) {
   m_state[outcome.task] = k_finished;
   switch (outcome.status) {
   case TaskStatus::Succeeded:
+  case TaskStatus::Skipped:
     ++m_done;
     m_finished.emplace_back(outcome.task, outcome.wall_seconds);
     break;

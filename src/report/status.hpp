@@ -41,6 +41,7 @@ struct RunSummary {
   std::size_t completed = 0;
   std::size_t failed = 0;
   std::size_t interrupted = 0;
+  std::size_t skipped = 0;      // the benchmark skipped itself (done, nothing to compare)
   std::size_t not_started = 0;
   std::size_t attempts = 0;
   std::size_t processes = 0;

@@ -486,6 +486,9 @@ bool Runner::decide(Finished& finished) {
   case TaskStatus::Interrupted:
     ++m_summary.interrupted;
     break;
+  case TaskStatus::Skipped:
+    ++m_summary.skipped;
+    break;
   }
   return false;
 }

@@ -1,8 +1,12 @@
 #include "sched/task_attempt.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "collect/result_files.hpp"
 #include "stats/descriptive.hpp"
 #include "util/clock.hpp"
 #include "util/directory.hpp"
@@ -78,6 +82,15 @@ TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease 
     m_steps.push_back({Phase::Teardown, 1});
   }
 
+  const Config& config = plan.config();
+  if (config.source.kind == SourceConfig::Kind::GoogleBenchmark) {
+    m_result_files.push_back({k_gbench_out_file, ResultFormat::GoogleBenchmark, true, {}, std::nullopt});
+  }
+  if (!config.metrics_file.path.empty()) {
+    m_result_files.push_back(
+        {config.metrics_file.path, config.metrics_file.format, false, config.metrics_file.higher_is_better, std::nullopt});
+  }
+
   m_outcome.task = task;
   m_outcome.attempt = attempt;
   m_outcome.slot = slot_name;
@@ -126,6 +139,9 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   }
   if (step.phase == Phase::Run && step.index == 1) {
     m_outcome.executables = hash_executables(argv, spec.working_directory);
+  }
+  if (measured) {
+    prepare_result_files();
   }
   if (step.phase == Phase::Run) {
     // Read before the process starts and after it ends: the difference is its run's, others included.
@@ -180,6 +196,95 @@ void TaskAttempt::collect_metrics(RunRecord& record) {
   for (auto& warning : reported.warnings) {
     m_outcome.warnings.push_back(std::move(warning));
   }
+}
+
+void TaskAttempt::prepare_result_files() {
+  for (auto& file : m_result_files) {
+    std::string relative = m_folder.relative + "/" + file.path;
+    file.before.reset();
+    if (file.owned) {
+      // A file left by an earlier run (or attempt) must never count as this run's.
+      size_t slash = relative.rfind('/');
+      UniqueFd folder = open_beneath(m_folder.tasks_fd, relative.substr(0, slash), O_RDONLY | O_DIRECTORY);
+      if (folder) {
+        ::unlinkat(folder.get(), relative.substr(slash + 1).c_str(), 0);
+      }
+      continue;
+    }
+    UniqueFd fd = open_log(m_folder.tasks_fd, relative, O_RDONLY);
+    struct stat info {};
+    if (fd && ::fstat(fd.get(), &info) == 0) {
+      file.before = std::make_tuple(info.st_dev, info.st_ino,
+                                    std::int64_t(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec, info.st_size);
+    }
+  }
+}
+
+std::string TaskAttempt::collect_result_files(RunRecord& record, bool run_succeeded) {
+  std::string failure;
+  for (auto& file : m_result_files) {
+    std::string relative = m_folder.relative + "/" + file.path;
+    std::string name = fmt::format("{} (run {})", file.path, record.index);
+    UniqueFd fd = open_log(m_folder.tasks_fd, relative, O_RDONLY);
+    if (!fd) {
+      if (errno != ENOENT) {
+        m_outcome.warnings.push_back(fmt::format("run {}: {} is not a regular file; it is not read", record.index,
+                                                 file.path));
+      } else if (file.owned && run_succeeded && failure.empty()) {
+        failure = fmt::format("the benchmark wrote no results ({} is missing)", file.path);
+      } else if (!file.owned && run_succeeded) {
+        m_outcome.warnings.push_back(fmt::format("run {}: the task wrote no {}", record.index, file.path));
+      }
+      continue;
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) {
+      continue;
+    }
+    auto identity = std::make_tuple(info.st_dev, info.st_ino,
+                                    std::int64_t(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec, info.st_size);
+    if (!file.owned && file.before && *file.before == identity) {
+      m_outcome.warnings.push_back(fmt::format("run {}: {} was not rewritten by the run; its metrics are not counted "
+                                               "again",
+                                               record.index, file.path));
+      continue;
+    }
+    if (static_cast<std::uint64_t>(info.st_size) > k_max_metrics_bytes) {
+      m_outcome.warnings.push_back(fmt::format("run {}: {} holds {} bytes; more than {} are not read", record.index,
+                                               file.path, info.st_size, k_max_metrics_bytes));
+      continue;
+    }
+    std::string text(static_cast<size_t>(info.st_size), '\0');
+    ssize_t got = ::pread(fd.get(), text.data(), text.size(), 0);
+    if (got < 0) {
+      m_outcome.warnings.push_back(fmt::format("run {}: cannot read {}: {}", record.index, file.path,
+                                               std::strerror(errno)));
+      continue;
+    }
+    text.resize(static_cast<size_t>(got));
+    MetricsFileOptions options;
+    options.higher_is_better = file.higher_is_better;
+    FileResults results = parse_result_file(text, file.format, name, options);
+    for (auto& value : results.metrics.values) {
+      record.metrics.push_back(std::move(value));
+    }
+    for (auto& [metric, info_of] : results.metrics.info) {
+      m_outcome.metric_info[metric] = info_of;
+    }
+    for (auto& warning : results.metrics.warnings) {
+      m_outcome.warnings.push_back(std::move(warning));
+    }
+    if (!results.context.is_null() && m_outcome.benchmark_context.is_null()) {
+      m_outcome.benchmark_context = std::move(results.context);
+    }
+    if (!results.error.empty() && failure.empty() && run_succeeded) {
+      failure = "benchmark error: " + results.error;
+    }
+    if (!results.skipped.empty() && m_skipped.empty()) {
+      m_skipped = results.skipped;
+    }
+  }
+  return failure;
 }
 
 void TaskAttempt::fail(const Step& step, const RunRecord& record) {
@@ -248,6 +353,13 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
                             result.user_seconds + result.system_seconds);
   }
   collect_metrics(record);
+  std::string file_failure;
+  if (step.phase == Phase::Run && !result.interrupted && !m_result_files.empty()) {
+    file_failure = collect_result_files(record, result.succeeded());
+    if (!file_failure.empty()) {
+      record.outcome = file_failure;
+    }
+  }
   if (step.phase == Phase::Run && !result.gpu_metrics.empty()) {
     for (const auto& [name, value] : result.gpu_metrics) {
       record.metrics.emplace_back(name, value);
@@ -261,10 +373,15 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
     m_outcome.status = TaskStatus::Interrupted;
     m_outcome.reason = "interrupted during " + std::string(to_string(step.phase));
     m_next_step = m_steps.size();
-  } else if (!result.succeeded()) {
+  } else if (!result.succeeded() || !file_failure.empty()) {
     fail(step, record);
     // After a failure only teardown still runs (it cleans up what setup made).
     m_next_step = step.phase == Phase::Teardown ? m_steps.size() : m_teardown_step;
+  } else if (!m_skipped.empty()) {
+    // The benchmark cannot run here: more runs would say the same.
+    m_outcome.status = TaskStatus::Skipped;
+    m_outcome.reason = m_skipped;
+    m_next_step = m_teardown_step;
   } else {
     ++m_next_step;
     if (step.phase == Phase::Run && m_settings.min_runs > 0 && precise_enough(step.index)) {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <sys/types.h>
 #include <vector>
 
 #include "collect/result.hpp"
@@ -59,8 +61,22 @@ private:
     int index;
   };
 
+  // A file the task writes its results to in each measured run: the Google Benchmark source's
+  // (benchmatrix names it, and removes it before each run) or the config's metrics_file (the
+  // task's: read only when the run rewrote it).
+  struct ResultFile {
+    std::string path;                     // below the task's folder
+    ResultFormat format = ResultFormat::Auto;
+    bool owned = false;
+    std::vector<std::string> higher_is_better;
+    std::optional<std::tuple<dev_t, ino_t, std::int64_t, off_t>> before;  // its identity before the run
+  };
+
   std::vector<std::string> environment(const Step& step) const;  // of one process
   void collect_metrics(RunRecord& record);
+  void prepare_result_files();
+  // Reads the result files after a measured run; returns why the run failed by them (empty: it did not).
+  std::string collect_result_files(RunRecord& record, bool run_succeeded);
   void fail(const Step& step, const RunRecord& record);
   bool precise_enough(int runs_done);
 
@@ -76,6 +92,8 @@ private:
   std::size_t m_next_step = 0;
   std::size_t m_teardown_step = 0;      // index of teardown in m_steps, or m_steps.size()
   std::uint64_t m_metrics_offset = 0;   // bytes of metrics.jsonl already consumed
+  std::vector<ResultFile> m_result_files;
+  std::string m_skipped;                // the benchmark skipped itself, saying this
   std::chrono::steady_clock::time_point m_started;
   CpuTimes m_cpu_before;                // the task's cores' counters when a measured run started
   bool m_finished = false;

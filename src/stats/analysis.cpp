@@ -380,6 +380,7 @@ Comparison unmeasured(const UnfinishedTask& task, std::string baseline_label, st
               : task.state == UnfinishedTask::State::TimedOut ? Verdict::TimedOut
                                                               : Verdict::Missing;
   c.reason = side + (task.state == UnfinishedTask::State::Pending ? "has no result" : task.reason);
+  // A benchmark that skipped itself (on this machine, for this build) has nothing to compare.
   return c;
 }
 

@@ -219,10 +219,13 @@ ResultsTree read_results(const fs::path& out, bool unfinished) {
     const std::string& path = entry.path;
     fs::path file = tasks_root / path / "result.json";
     bool counted = false;
+    std::string skipped;  // the reason of a benchmark that skipped itself: done, without samples
     if (tasks && (!done || done->count(fs::path(path).lexically_normal().string()) != 0)) {
       try {
         nlohmann::json result = read_json_file(*tasks, path + "/result.json");
-        if (result.value("task_id", "") == id) {  // else stale: from an older spec
+        if (result.value("task_id", "") == id && result.value("status", "") == "skipped") {
+          skipped = "skipped: " + result.value("reason", std::string("by the benchmark"));
+        } else if (result.value("task_id", "") == id) {  // else stale: from an older spec
           tree.tasks.push_back(task_samples(result, path, tree.axis_order));
           counted = true;
         }
@@ -244,7 +247,10 @@ ResultsTree read_results(const fs::path& out, bool unfinished) {
         }
       }
     }
-    if (tasks) {
+    if (!skipped.empty()) {
+      task.state = UnfinishedTask::State::Skipped;
+      task.reason = skipped;
+    } else if (tasks) {
       try {
         nlohmann::json failure = read_json_file(*tasks, path + "/failure.json");
         if (failure.value("task_id", "") == id) {

@@ -34,10 +34,10 @@ struct TaskSamples {
   std::string label() const;                               // "algo=std_sort n=1000"
 };
 
-// A planned task without a result of its current spec: failed (or timed out) in its last attempt,
-// or never finished (pending, interrupted, stale).
+// A planned task without samples of its current spec: failed (or timed out) in its last attempt,
+// never finished (pending, interrupted, stale), or skipped by its benchmark.
 struct UnfinishedTask {
-  enum class State { Failed, TimedOut, Pending };
+  enum class State { Failed, TimedOut, Pending, Skipped };
   std::string task_id;
   std::string path;
   std::vector<std::pair<std::string, std::string>> axes;

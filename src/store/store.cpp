@@ -803,6 +803,9 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
   if (!outcome.monitor.is_null()) {
     result["monitor"] = outcome.monitor;
   }
+  if (!outcome.benchmark_context.is_null()) {
+    result["benchmark_context"] = outcome.benchmark_context;
+  }
   {
     const Noise& noise = outcome.noise;
     nlohmann::json json = {{"load_average", noise.load_average}, {"online_cpus", noise.online_cpus}};
@@ -850,7 +853,8 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
       // The folder at the task's path, a link or file planted there replaced; whatever the task
       // left under benchmatrix's names goes, so only this attempt's marker can count.
       Directory dir = usable_folder(plan, outcome.task);
-      dir.remove(outcome.status == TaskStatus::Succeeded ? "failure.json" : "result.json");
+      bool done = outcome.status == TaskStatus::Succeeded || outcome.status == TaskStatus::Skipped;
+      dir.remove(done ? "failure.json" : "result.json");
       if (!task_json_kept) {
         nlohmann::json spec = task_spec_json(plan, outcome.task);
         spec["schema"] = k_schema;
@@ -859,7 +863,7 @@ void Store::finish_task(const Plan& plan, const TaskOutcome& outcome, const nloh
       }
       dir.write_atomic("samples.csv", samples_csv(outcome));
       std::string text = json_with_members(result, {{"context", &m_context_text}, {"spec", &spec_text}});
-      dir.write_atomic(outcome.status == TaskStatus::Succeeded ? "result.json" : "failure.json", text);
+      dir.write_atomic(done ? "result.json" : "failure.json", text);
     } catch (const SystemError& error) {
       if (is_write_failure_of_the_disk(error)) {
         throw;

@@ -10,6 +10,7 @@ std::vector<std::string> split(std::string_view text, char separator);
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 std::string_view trim(std::string_view text);
 bool starts_with(std::string_view text, std::string_view prefix);
+bool ends_with(std::string_view text, std::string_view suffix);
 
 // Shell glob over a whole string: '*' any run, '?' one character, no classes.
 bool glob_match(std::string_view pattern, std::string_view text);
