@@ -29,7 +29,29 @@ std::filesystem::path default_out(const Config& config, const std::optional<std:
 // Plan indices that --filter keeps; UserError when it keeps none.
 std::vector<std::size_t> select_tasks(const Plan& plan, const std::string& filter_text);
 
-int run_plan(const Plan& plan, const RunOptions& options);
+// A run-level step (`before:`, `after:`) as it ran: its output (stdout and stderr together) and status.
+struct StepRecord {
+  std::string name;                 // "before" or "after"
+  std::vector<std::string> argv;
+  std::string started;              // ISO 8601 UTC
+  double seconds = 0;
+  std::string outcome;              // "succeeded", "exit code 2", ...
+  bool succeeded = false;
+  std::string output;
+
+  nlohmann::json to_json() const;   // for execution_summary.json (the output goes to NAME.log)
+};
+// What a run does around its plan: the `before:` step that ran ahead of discovery, and where the
+// run's folder is, for the `after:` step's record.
+struct RunSteps {
+  std::optional<StepRecord> before;
+  std::filesystem::path run_dir;    // set by run_plan once the run has a folder
+};
+
+// Loads (or takes) a config, runs its `before:` step, discovers, plans, runs, then its `after:`
+// step, even when the run failed or was interrupted.
+int run_config(Config config, const RunOptions& options);
+int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps = nullptr);
 int report_command(const ReportOptions& options);
 int compare_command(const CompareOptions& options);
 

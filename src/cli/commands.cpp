@@ -197,7 +197,7 @@ Config exec_config(const ExecOptions& options) {
     document["matrix"] = matrix;
   }
   document["repeat"] = {{"warmup", options.warmup}, {"runs", options.runs}};
-  return parse_config(document.dump(2), "<command line>");
+  return parse_config(document.dump(2), "<command line>", false);
 }
 
 } // namespace
@@ -225,13 +225,13 @@ int main_entry(int argc, char** argv) {
   try {
     switch (command_line.command) {
     case CommandLine::Command::Run:
-      return run_plan(Plan::build(load_config(command_line.config)), command_line.run);
+      return run_config(load_config(command_line.config, false), command_line.run);
     case CommandLine::Command::List:
       return list_command(command_line.list);
     case CommandLine::Command::Topology:
       return topology_command(command_line.topology);
     case CommandLine::Command::Exec:
-      return run_plan(Plan::build(exec_config(command_line.exec)), command_line.run);
+      return run_config(exec_config(command_line.exec), command_line.run);
     case CommandLine::Command::Report:
       return report_command(command_line.report);
     case CommandLine::Command::Compare:

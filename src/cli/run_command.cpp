@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/options.hpp"
+#include "config/discover.hpp"
 #include "config/loader.hpp"
 #include "exec/cgroups.hpp"
 #include "exec/local_executor.hpp"
@@ -39,6 +40,8 @@
 #include "stats/correction.hpp"
 #include "store/store.hpp"
 #include "util/clock.hpp"
+#include "util/command.hpp"
+#include "util/fs.hpp"
 #include "util/duration.hpp"
 #include "util/hash.hpp"
 #include "util/environment.hpp"
@@ -403,7 +406,113 @@ void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
   throw UserError(where, fmt::format("command not found before anything ran: {}", join(lines, "; ")));
 }
 
-int run_plan(const Plan& plan, const RunOptions& options) {
+nlohmann::json StepRecord::to_json() const {
+  return {{"command", argv}, {"started", started}, {"seconds", seconds}, {"outcome", outcome}, {"log", name + ".log"}};
+}
+
+namespace {
+
+constexpr std::size_t k_max_step_output = 64 << 20;
+constexpr std::chrono::hours k_step_timeout{24};
+
+// Runs a run-level step in the config's workdir, its stderr joined to its stdout (both recorded).
+StepRecord run_step(const CommandTemplate& command, const std::string& name, const std::string& workdir) {
+  StepRecord record;
+  record.name = name;
+  record.argv = command.shell ? std::vector<std::string>{"/bin/sh", "-c", command.words.front()} : command.words;
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec 2>&1; cd -- \"$1\" || exit 126; shift; exec \"$@\"",
+                                   "benchmatrix-" + name, workdir.empty() ? "." : workdir};
+  argv.insert(argv.end(), record.argv.begin(), record.argv.end());
+  say(stdout, "{}: {}\n", name, printable(join(record.argv, " "), 200));
+  console_flush(stdout);
+  record.started = utc_timestamp();
+  auto start = std::chrono::steady_clock::now();
+  int spawn_error = 0;
+  CommandResult result = run_command(argv, std::chrono::duration_cast<std::chrono::seconds>(k_step_timeout),
+                                     k_max_step_output, spawn_error);
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  record.output = std::move(result.output);
+  record.succeeded = spawn_error == 0 && result.succeeded();
+  record.outcome = spawn_error != 0        ? std::string("cannot start /bin/sh: ") + std::strerror(spawn_error)
+                   : result.too_much_output ? fmt::format("printed more than {} MiB", k_max_step_output >> 20)
+                   : record.succeeded       ? "succeeded"
+                                            : result.describe(std::chrono::duration_cast<std::chrono::seconds>(k_step_timeout));
+  return record;
+}
+
+// The last lines of a step's output, for its error.
+std::string output_tail(const std::string& output, std::size_t lines) {
+  std::vector<std::string> all = split(std::string(trim(output)), '\n');
+  std::size_t from = all.size() > lines ? all.size() - lines : 0;
+  std::string tail;
+  for (std::size_t i = from; i < all.size(); ++i) {
+    tail += "\n  | " + printable(all[i], 300);
+  }
+  return tail;
+}
+
+void write_step(const std::filesystem::path& run_dir, const StepRecord& record) {
+  if (run_dir.empty()) {
+    return;
+  }
+  write_file_atomic(run_dir / (record.name + ".log"), record.output);
+  write_file_atomic(run_dir / (record.name + ".json"), record.to_json().dump(2) + "\n");
+}
+
+// The `after:` step: once, whatever happened before it. A failed one turns a clean exit into 1.
+int run_after(const Config& config, const RunSteps& steps, int code) {
+  StepRecord after = run_step(config.after, "after", config.workdir);
+  try {
+    write_step(steps.run_dir, after);
+  } catch (const SystemError& error) {
+    say(stderr, "benchmatrix: warning: the after step's record could not be written: {}\n", error.what());
+  }
+  if (!after.succeeded) {
+    say(stderr, "benchmatrix: error: after: {} ({}){}\n", printable(join(after.argv, " "), 200), after.outcome,
+        output_tail(after.output, 10));
+    return code == k_exit_ok ? k_exit_failed : code;
+  }
+  return code;
+}
+
+} // namespace
+
+int run_config(Config config, const RunOptions& options) {
+  RunSteps steps;
+  bool steps_run = !options.dry_run;
+  for (const auto* step : {&config.before, &config.after}) {
+    if (options.dry_run && !step->empty()) {
+      say(stdout, "{} (not run with --dry-run): {}\n", step == &config.before ? "before" : "after",
+          printable(join(step->words, " "), 200));
+    }
+  }
+  if (steps_run && !config.before.empty()) {
+    // Before discovery and planning: it may build the program that lists the benchmarks.
+    steps.before = run_step(config.before, "before", config.workdir);
+    if (!steps.before->succeeded) {
+      SourceLocation where = config.before.locations.empty() ? SourceLocation{config.file, 0, 0}
+                                                             : config.before.locations.front();
+      throw UserError(where, fmt::format("the before step failed ({}); nothing was run{}", steps.before->outcome,
+                                         output_tail(steps.before->output, 20)));
+    }
+  }
+  int code = k_exit_ok;
+  try {
+    discover(config);
+    code = run_plan(Plan::build(config), options, &steps);
+  } catch (...) {
+    if (steps_run && !config.after.empty()) {
+      run_after(config, steps, k_exit_failed);
+    }
+    throw;
+  }
+  if (steps_run && !config.after.empty()) {
+    code = run_after(config, steps, code);
+  }
+  return code;
+}
+
+int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   const Config& config = plan.config();
   if (!options.executor.empty() && options.executor != "local") {
     throw UserError(options.executor == "slurm"
@@ -601,6 +710,12 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   RunnerOptions runner_options;
   runner_options.attempt.inherited_env = current_environment(plan.config().env_inherit);
   store.write_run_environment(runner_options.attempt.inherited_env);
+  if (steps != nullptr) {
+    steps->run_dir = store.run_dir();
+    if (steps->before) {
+      write_step(store.run_dir(), *steps->before);
+    }
+  }
   runner_options.attempt.timeout = timeout;
   runner_options.retries = options.retries;
   runner_options.halt = options.halt == "now"    ? RunnerOptions::Halt::Now
@@ -630,6 +745,9 @@ int run_plan(const Plan& plan, const RunOptions& options) {
     summary = runner.summary();
     summary.finished = utc_timestamp();
     nlohmann::json json = summary_json(plan, store, summary, layout, context);
+    if (steps != nullptr && steps->before) {
+      json["before"] = steps->before->to_json();
+    }
     json["stopped"] = fmt::format("the disk holding the results is full ({})", error.what());
     std::string summary_note;
     try {
@@ -648,7 +766,11 @@ int run_plan(const Plan& plan, const RunOptions& options) {
   }
   summary.finished = utc_timestamp();
 
-  store.write_execution_summary(summary_json(plan, store, summary, layout, context));
+  nlohmann::json execution = summary_json(plan, store, summary, layout, context);
+  if (steps != nullptr && steps->before) {
+    execution["before"] = steps->before->to_json();
+  }
+  store.write_execution_summary(execution);
   store.record({{"event", "run-finished"},
                 {"completed", summary.completed},
                 {"failed", summary.failed},

@@ -559,7 +559,7 @@ public:
       } else {
         expected(values, what, "a list of values");
       }
-      if (axis.values.empty()) {
+      if (axis.values.empty() && axis.discover.empty()) {
         fail(values, fmt::format("{}: the axis has no values (an empty axis would make an empty matrix)", what));
       }
       std::set<std::string> names;
