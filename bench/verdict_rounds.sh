@@ -24,10 +24,10 @@ for round in $(seq 1 "$rounds"); do
     [ "$kind" = aa ] && config="$work/aa.yaml"
     code=0
     "$bm" run "$config" --gate --out "$work/$kind-$round" >"$work/out.txt" 2>&1 || code=$?
-    regressed=$(grep -E "^  bench=.* regressed: " "$work/out.txt" | awk '{print $1}' | tr '\n' ' ' || true)
+    regressed=$(grep -E "^  build=new benchmark=.* regressed: " "$work/out.txt" | awk '{print $1}' | tr '\n' ' ' || true)
     disturbed=$(grep -c "ran disturbed" "$work/out.txt" || true)
     right=no
-    if [ "$kind" = ab ] && [ "$code" = 3 ] && [ "$regressed" = "bench=BM_hash/16384 " ]; then right=yes; ab_right=$((ab_right + 1)); fi
+    if [ "$kind" = ab ] && [ "$code" = 3 ] && [ "$regressed" = "build=new " ] && grep -qE "^  build=new benchmark=BM_hash/16384 .* regressed: " "$work/out.txt"; then right=yes; ab_right=$((ab_right + 1)); fi
     if [ "$kind" = aa ] && [ "$code" = 0 ]; then right=yes; aa_right=$((aa_right + 1)); fi
     echo "round $round $kind: exit $code, regressed: ${regressed:-none}, disturbed tasks: $disturbed, right: $right" \
       "($(grep -E '^[0-9]+ regressed' "$work/out.txt" | head -1 || true))"

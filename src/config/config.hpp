@@ -130,6 +130,7 @@ struct Axis {
   // `{discover: COMMAND}`: the values are what the command prints, filled in by discover()
   // (after the run's `before:` step, which may build the program that lists them).
   CommandTemplate discover;
+  SourceLocation discover_location;
 };
 
 // A partial assignment of axis values, for include/exclude: {algo: heap_sort, n: 1000}.

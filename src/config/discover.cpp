@@ -111,7 +111,7 @@ namespace {
 void discover_axes(std::vector<Axis>& axes) {
   for (auto& axis : axes) {
     if (!axis.discover.empty() && axis.values.empty()) {
-      SourceLocation where = axis.discover.locations.empty() ? axis.location : axis.discover.locations.front();
+      SourceLocation where = axis.discover_location.file.empty() ? axis.location : axis.discover_location;
       axis.values = discover_values(axis.discover.words, where);
     }
     for (auto& value : axis.values) {
@@ -241,8 +241,10 @@ void insert_name(NameTrie& root, const std::string& name, const SourceConfig& so
   NameTrie* node = &root;
   size_t positional = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
-    auto [axis, value] = i == 0 ? std::pair<std::string, std::string>{source.axis, parts[0]}
-                                : split_part(parts[i], positional, source);
+    std::pair<std::string, std::string> named = i == 0 ? std::pair<std::string, std::string>{source.axis, parts[0]}
+                                                       : split_part(parts[i], positional, source);
+    const std::string& axis = named.first;
+    const std::string& value = named.second;
     bool identifier = !axis.empty() && (std::isalpha(static_cast<unsigned char>(axis[0])) != 0 || axis[0] == '_') &&
                       std::all_of(axis.begin(), axis.end(), [](char c) {
                         return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
@@ -326,7 +328,7 @@ void expand_source(Config& config) {
         }
       }
       if (axis == nullptr) {
-        config.axes.push_back(Axis{source.axis, {}, source.location, {}});
+        config.axes.push_back(Axis{source.axis, {}, source.location, {}, {}});
         axis = &config.axes.back();
       }
       for (auto& value : listed) {
@@ -344,7 +346,7 @@ void expand_source(Config& config) {
     for (const auto& name : names) {
       insert_name(root, name, source);
     }
-    config.axes.push_back(Axis{source.axis, trie_values(root, source), source.location, {}});
+    config.axes.push_back(Axis{source.axis, trie_values(root, source), source.location, {}, {}});
   }
 }
 

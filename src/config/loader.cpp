@@ -81,7 +81,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 // ("task.timeout") so that every error says where, what was expected and what was found.
 class Reader {
 public:
-  Reader(std::string file, bool run_discovery) : m_file(std::move(file)), m_run_discovery(run_discovery) {}
+  explicit Reader(std::string file) : m_file(std::move(file)) {}
 
   SourceLocation where(const YAML::Node& node) const {
     YAML::Mark mark = node.Mark();
@@ -542,6 +542,7 @@ public:
         }
         // Run by discover(), after the run's `before:` step (which may build the lister).
         axis.discover = this->command(discovery[0].second, what + ".discover", false);
+        axis.discover_location = where(discovery[0].second);
       } else if (values.IsSequence()) {
         std::size_t disabled = 0;
         for (const auto& item : values) {
@@ -1010,7 +1011,6 @@ public:
 
 private:
   std::string m_file;
-  bool m_run_discovery;
   mutable std::size_t m_nodes = 0;
 };
 
@@ -1101,7 +1101,7 @@ Config parse_config(const std::string& text, const std::string& file, bool run_d
     throw UserError(SourceLocation{file, 1, 1}, "the config is empty; it needs at least `name:` and `command:`");
   }
   try {
-    Config config = Reader(file, run_discovery).config(root);
+    Config config = Reader(file).config(root);
     config.text_hash = Hasher().add(text).hex();
     if (run_discovery) {
       discover(config);
