@@ -17,6 +17,7 @@
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
 #include "report/plots.hpp"
+#include "report/hyperfine.hpp"
 #include "report/reports.hpp"
 #include "report/tables.hpp"
 #include "stats/analysis.hpp"
@@ -231,6 +232,7 @@ int report_command(const ReportOptions& options) {
   exported(options.export_csv, [&](const auto& file) { write_samples_csv(tree, file); });
   exported(options.export_markdown, [&](const auto& file) { write_markdown(tree, analysis, file); });
   exported(options.export_html, [&](const auto& file) { write_html_report(tree, analysis, file, outputs.html_options); });
+  exported(options.export_hyperfine, [&](const auto& file) { write_hyperfine_json(tree, file); });
   print_analysis(tree, analysis, true, tables);
   if (options.export_plots) {
     for (const PlotFile& plot : export_plots(tree, analysis, *options.export_plots, outputs.html_options)) {

@@ -53,6 +53,7 @@ struct RunSteps {
 int run_config(Config config, const RunOptions& options);
 int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps = nullptr);
 int report_command(const ReportOptions& options);
+int import_command(const ImportOptions& options);
 int compare_command(const CompareOptions& options);
 
 // Recomputes the statistics of a results tree and writes the reports `outputs` names into it;

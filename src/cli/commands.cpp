@@ -1,4 +1,7 @@
 #include "cli/commands.hpp"
+
+#include <charconv>
+#include <cmath>
 #include "cli/command_support.hpp"
 
 #include <algorithm>
@@ -153,27 +156,113 @@ int topology_command(const TopologyOptions& options) {
   return k_exit_ok;
 }
 
+// Values of a parameter, separated by commas; "\\," is a comma inside a value (hyperfine's -L has
+// no way to write one).
+std::vector<std::string> parameter_values(const std::string& text, const std::string& option) {
+  std::vector<std::string> values(1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == ',') {
+      values.back() += ',';
+      ++i;
+    } else if (text[i] == ',') {
+      values.emplace_back();
+    } else {
+      values.back() += text[i];
+    }
+  }
+  if (std::any_of(values.begin(), values.end(), [](const std::string& value) { return value.empty(); })) {
+    throw UserError(fmt::format("{} '{}': an empty value (write a comma inside a value as \\,)", option, text));
+  }
+  return values;
+}
+
+// -P NAME MIN MAX with -D STEP: MIN, MIN + STEP, ... up to MAX, as hyperfine scans.
+std::vector<std::string> scan_values(const std::string& name, const std::string& low, const std::string& high,
+                                     const std::optional<std::string>& step_text) {
+  auto number = [&](const std::string& text, const char* what) {
+    double value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+      throw UserError(fmt::format("-P {}: {} '{}' is not a number", name, what, text));
+    }
+    return value;
+  };
+  double from = number(low, "MIN");
+  double to = number(high, "MAX");
+  double step = step_text ? number(*step_text, "-D") : 1.0;
+  if (step <= 0 || to < from || (to - from) / step > 100000) {
+    throw UserError(fmt::format("-P {} {} {}: expected MIN <= MAX and a positive step giving at most 100000 values",
+                                name, low, high));
+  }
+  bool integral = std::floor(from) == from && std::floor(step) == step;
+  std::vector<std::string> values;
+  for (long i = 0; from + static_cast<double>(i) * step <= to + step * 1e-9; ++i) {
+    double value = from + static_cast<double>(i) * step;
+    values.push_back(integral ? fmt::format("{}", static_cast<long long>(value)) : fmt::format("{}", value));
+  }
+  return values;
+}
+
 // `exec` is a config written on the command line: build it as a document and load it through
 // the same validation as a file, so both report the same errors.
 Config exec_config(const ExecOptions& options) {
-  // Ordered, so that axes keep the order of the -p options.
+  // Ordered, so that axes keep the order of the options.
   nlohmann::ordered_json document;
   Hasher hasher;
   for (const auto& word : options.command) {
     hasher.add_field(word);
   }
   nlohmann::ordered_json matrix = nlohmann::ordered_json::object();
+  std::vector<std::pair<std::string, std::vector<std::string>>> parameters;
   for (const auto& parameter : options.parameters) {
     size_t equals = parameter.find('=');
     if (equals == std::string::npos || equals == 0 || equals + 1 == parameter.size()) {
       throw UserError(fmt::format("-p '{}': expected NAME=VALUE1,VALUE2,...", parameter));
     }
-    std::string name = parameter.substr(0, equals);
-    if (matrix.contains(name)) {
-      throw UserError(fmt::format("-p: the parameter '{}' is given twice", name));
+    parameters.emplace_back(parameter.substr(0, equals), parameter_values(parameter.substr(equals + 1), "-p"));
+  }
+  for (size_t i = 0; i + 1 < options.parameter_lists.size(); i += 2) {
+    parameters.emplace_back(options.parameter_lists[i], parameter_values(options.parameter_lists[i + 1], "-L"));
+  }
+  for (size_t i = 0; i + 2 < options.parameter_scans.size(); i += 3) {
+    const auto& name = options.parameter_scans[i];
+    parameters.emplace_back(name, scan_values(name, options.parameter_scans[i + 1], options.parameter_scans[i + 2],
+                                              options.step));
+  }
+  if (options.step && options.parameter_scans.empty()) {
+    throw UserError("-D: the step of a parameter scan needs -P NAME MIN MAX");
+  }
+  bool compare_commands = !options.argv_mode && options.gbench.empty() && options.command.size() > 1;
+  if (compare_commands) {
+    // Several shell commands compared directly (hyperfine's habit): an axis of their own, the
+    // first one the baseline; a script picks the task's command by its index.
+    if (!options.command_names.empty() && options.command_names.size() != options.command.size()) {
+      throw UserError(fmt::format("--command-name: {} names for {} commands", options.command_names.size(),
+                                  options.command.size()));
     }
-    matrix[name] = split(parameter.substr(equals + 1), ',');
-    hasher.add_field(parameter);
+    nlohmann::ordered_json values = nlohmann::ordered_json::array();
+    std::string script;
+    for (size_t i = 0; i < options.command.size(); ++i) {
+      std::string name = options.command_names.empty() ? options.command[i] : options.command_names[i];
+      values.push_back({{"name", name}, {"index", std::to_string(i + 1)}});
+      script += fmt::format("{}if [ {{command.index}} = {} ]; then\n{}\n", i == 0 ? "" : "el", i + 1,
+                            options.command[i]);
+    }
+    script += "fi";
+    matrix["command"] = values;
+    document["shell"] = true;
+    document["command"] = script;
+    document["analysis"] = {{"baseline", {{"command", values[0]["name"]}}}};
+  }
+  for (auto& [name, values] : parameters) {
+    if (matrix.contains(name)) {
+      throw UserError(fmt::format("exec: the parameter '{}' is given twice (or names the compared commands' axis)", name));
+    }
+    hasher.add_field(name);
+    for (const auto& value : values) {
+      hasher.add_field(value);
+    }
+    matrix[name] = values;
   }
   if (!options.gbench.empty()) {
     if (options.shell) {
@@ -182,12 +271,22 @@ Config exec_config(const ExecOptions& options) {
     hasher.add_field("gbench:" + options.gbench);
     document["source"] = {{"gbench", options.gbench}, {"args", options.command}};
   } else if (options.command.empty()) {
-    throw UserError("exec: give a command (after --), or a Google Benchmark program with --gbench");
-  } else if (options.shell) {
+    throw UserError("exec: give one or more commands ('sleep 0.1' 'sleep 0.2'), a command's words after --, or a "
+                    "Google Benchmark program with --gbench");
+  } else if (compare_commands) {
+    // made above
+  } else if (options.shell || !options.argv_mode) {
     document["shell"] = true;
     document["command"] = join(options.command, " ");
   } else {
     document["command"] = options.command;
+  }
+  if (!options.command_names.empty() && !compare_commands) {
+    throw UserError("--command-name names each of several commands compared (exec 'a' 'b')");
+  }
+  if (!options.prepare.empty()) {
+    document["prepare"] = options.prepare;
+    hasher.add_field("prepare:" + options.prepare);
   }
   if (!options.metrics_file.empty()) {
     document["metrics_file"] = options.metrics_file;
@@ -196,7 +295,20 @@ Config exec_config(const ExecOptions& options) {
   if (!matrix.empty()) {
     document["matrix"] = matrix;
   }
-  document["repeat"] = {{"warmup", options.warmup}, {"runs", options.runs}};
+  nlohmann::ordered_json repeat = {{"warmup", options.warmup}};
+  if (options.min_runs || options.max_runs) {
+    int low = options.min_runs.value_or(5);
+    int high = options.max_runs.value_or(std::max(100, low));
+    if (high < low) {
+      throw UserError(fmt::format("-M {} is below -m {}", high, low));
+    }
+    repeat["min_runs"] = low;
+    repeat["max_runs"] = high;
+    repeat["target_rel_ci"] = 0.02;
+  } else {
+    repeat["runs"] = options.runs.value_or(10);
+  }
+  document["repeat"] = repeat;
   return parse_config(document.dump(2), "<command line>", false);
 }
 
@@ -236,6 +348,8 @@ int main_entry(int argc, char** argv) {
       return report_command(command_line.report);
     case CommandLine::Command::Compare:
       return compare_command(command_line.compare);
+    case CommandLine::Command::Import:
+      return import_command(command_line.import);
     case CommandLine::Command::None:
       break;
     }

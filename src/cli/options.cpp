@@ -45,6 +45,11 @@ void add_run_options(CLI::App& command, RunOptions& options) {
   command.add_flag("--gate", options.gate,
                    "Exit 3 when a comparison with the baseline finds a regression, or a task of the baseline's "
                    "groups failed (as analysis.gate: true)");
+  command.add_option("--export-json", options.export_json, "At the end, write summary.json's content to this file too");
+  command.add_option("--export-csv", options.export_csv, "At the end, write every sample (samples.csv) to this file too");
+  command.add_option("--export-markdown", options.export_markdown, "At the end, write the tables as Markdown to this file");
+  command.add_option("--export-hyperfine", options.export_hyperfine,
+                     "At the end, write the results in hyperfine's --export-json schema (its plotting scripts read it)");
   command.add_option("--durability", options.durability,
                      "group: results are synced to disk every 50 ms, off the task path (default); off: never "
                      "synced (safe against a crash of benchmatrix, not of the machine)")
@@ -91,10 +96,29 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   topology->add_option("--cores", out.topology.cores, "As for run");
   topology->add_flag("--use-core0", out.topology.use_core0, "As for run");
 
-  auto* exec = app.add_subcommand("exec", "Run a one-line matrix: benchmatrix exec -p n=1,2 -- ./bench --n {n}");
-  exec->add_option("-p,--parameter", out.exec.parameters, "An axis: NAME=V1,V2,... (repeatable)");
-  exec->add_option("-r,--runs", out.exec.runs, "Measured runs per task")->check(CLI::Range(1, 1000000));
-  exec->add_option("-w,--warmup", out.exec.warmup, "Warm-up runs per task")->check(CLI::Range(0, 1000000));
+  auto* exec = app.add_subcommand(
+      "exec", "Compare commands or run a one-line matrix: benchmatrix exec 'sleep 0.1' 'sleep 0.2', or "
+              "benchmatrix exec -p n=1,2 -- ./bench --n {n}. Without --, each COMMAND is a shell command; with --, "
+              "the words after it are one command's argv");
+  exec->add_option("-p,--parameter", out.exec.parameters,
+                   "An axis: NAME=V1,V2,... (repeatable; \\, is a comma inside a value)");
+  exec->add_option("-L,--parameter-list", out.exec.parameter_lists, "An axis as hyperfine writes it: -L NAME V1,V2,...")
+      ->type_size(2);
+  exec->add_option("-P,--parameter-scan", out.exec.parameter_scans, "A numeric axis: -P NAME MIN MAX (step -D)")
+      ->type_size(3);
+  exec->add_option("-D,--parameter-step-size", out.exec.step, "The step of -P (default 1)");
+  auto* runs = exec->add_option("-r,--runs", out.exec.runs, "Measured runs (processes) per task [default: 10]")
+                   ->check(CLI::Range(1, 1000000));
+  exec->add_option("-m,--min-runs", out.exec.min_runs,
+                   "Adaptive: at least this many runs, more until the median's 95% CI is within 2% [default: 5]")
+      ->check(CLI::Range(2, 1000000))->excludes(runs);
+  exec->add_option("-M,--max-runs", out.exec.max_runs, "Adaptive: at most this many runs [default: 100]")
+      ->check(CLI::Range(2, 1000000))->excludes(runs);
+  exec->add_option("-w,--warmup", out.exec.warmup, "Warm-up runs per task [default: 0]")->check(CLI::Range(0, 1000000));
+  exec->add_option("--prepare", out.exec.prepare,
+                   "A shell command run before each warm-up and measured run, unmeasured (drop caches, reset state)");
+  exec->add_option("--command-name", out.exec.command_names,
+                   "Names of the commands, in order (default: the commands themselves)");
   exec->add_flag("--shell", out.exec.shell, "Run COMMAND with /bin/sh -c (values are quoted)");
   exec->add_option("--name", out.exec.name, "Name of the run (default: exec-<hash of the command>)");
   exec->add_option("--gbench", out.exec.gbench,
@@ -120,6 +144,9 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
                      "Write the tables (comparison_table.md) to this file only");
   report->add_option("--export-html", out.report.export_html,
                      "Write the interactive report (report.html) to this file only; links to logs stay valid");
+  report->add_option("--export-hyperfine", out.report.export_hyperfine,
+                     "Write the results in hyperfine's --export-json schema to this file only (its plotting scripts "
+                     "read it)");
   report->add_option("--export-plots", out.report.export_plots,
                      "Write the standard plots (comparison, scaling, memory, GPU use) as SVG, and PNG with "
                      "rsvg-convert, into this folder (needs Node.js)");
@@ -142,6 +169,15 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   compare->add_option("--export-junit", out.compare.export_junit,
                       "Write the comparisons as JUnit XML (one test case each) to this file");
 
+  auto* import = app.add_subcommand("import", "Make a results folder from hyperfine's --export-json or "
+                                              "pytest-benchmark's --benchmark-json file (then report, compare)");
+  import->add_option("file", out.import.file, "The JSON file")->required();
+  import->add_option("-o,--out", out.import.out, "Results folder (default: results/<name>)");
+  import->add_option("--format", out.import.format, "auto (from the content), hyperfine or pytest_benchmark")
+      ->check(CLI::IsMember({"auto", "hyperfine", "pytest_benchmark"}));
+  import->add_option("--name", out.import.name, "Name of the results (default: import-<file name>)");
+  import->add_flag("--force", out.import.force, "Import into a folder holding other results (same paths are replaced)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -158,10 +194,23 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
     out.command = CommandLine::Command::Topology;
   } else if (exec->parsed()) {
     out.command = CommandLine::Command::Exec;
+    out.run.hyperfine_summary = true;
+    // With `--` the words after it are one argv; without, each positional is a shell command.
+    bool seen_exec = false;
+    for (int i = 1; i < argc; ++i) {
+      std::string_view word = argv[i];
+      seen_exec = seen_exec || word == "exec";
+      if (seen_exec && word == "--") {
+        out.exec.argv_mode = true;
+        break;
+      }
+    }
   } else if (report->parsed()) {
     out.command = CommandLine::Command::Report;
   } else if (compare->parsed()) {
     out.command = CommandLine::Command::Compare;
+  } else if (import->parsed()) {
+    out.command = CommandLine::Command::Import;
   }
   return std::nullopt;
 }

@@ -31,6 +31,12 @@ struct RunOptions {
   bool gate = false;  // exit 3 when the run's own comparisons with its baseline find a regression
   std::string isolation = "auto";  // auto, cgroup, none
   std::string durability = "group";  // group (sync every 50 ms, in the background), off
+  // Reports to files of the user's choosing at the end (hyperfine's --export-*).
+  std::optional<std::string> export_json;
+  std::optional<std::string> export_csv;
+  std::optional<std::string> export_markdown;
+  std::optional<std::string> export_hyperfine;
+  bool hyperfine_summary = false;    // exec: each task as hyperfine prints it, and "ran N times faster"
 };
 
 struct ListOptions {
@@ -49,8 +55,16 @@ struct TopologyOptions {
 
 struct ExecOptions {
   std::vector<std::string> parameters;  // "NAME=V1,V2"
-  int runs = 10;
+  std::vector<std::string> parameter_lists;  // -L NAME VALUES, flattened in pairs
+  std::vector<std::string> parameter_scans;  // -P NAME MIN MAX, flattened in threes
+  std::optional<std::string> step;           // -D: the step of -P
+  std::optional<int> runs;                   // default 10 unless -m/-M
+  std::optional<int> min_runs;
+  std::optional<int> max_runs;
   int warmup = 0;
+  std::string prepare;
+  std::vector<std::string> command_names;
+  bool argv_mode = false;                    // `--` was given: the words are one argv
   bool shell = false;
   std::string name;
   std::string gbench;                     // a Google Benchmark program: its benchmarks are the matrix
@@ -68,6 +82,15 @@ struct AnalysisOptions {
   bool remove_outliers = false;
 };
 
+// `import FILE`: another tool's results made a results tree.
+struct ImportOptions {
+  std::string file;
+  std::optional<std::string> out;
+  std::string format = "auto";     // auto, hyperfine, pytest_benchmark
+  std::string name;                // default: import-<file stem>
+  bool force = false;
+};
+
 struct ReportOptions {
   std::string out;
   std::optional<std::string> output;  // where to write the reports; OUT when not given
@@ -79,11 +102,12 @@ struct ReportOptions {
   std::optional<std::string> export_csv;
   std::optional<std::string> export_markdown;
   std::optional<std::string> export_html;
+  std::optional<std::string> export_hyperfine;  // hyperfine's --export-json schema
   std::optional<std::string> export_plots;  // a folder: the standard plots as SVG (and PNG)
   std::optional<std::size_t> sample_budget;  // raw sample values report.html embeds at most
 
   bool exports() const {
-    return export_json || export_csv || export_markdown || export_html || export_plots;
+    return export_json || export_csv || export_markdown || export_html || export_hyperfine || export_plots;
   }
 };
 
@@ -99,7 +123,7 @@ struct CompareOptions {
 
 // The parsed command line: which command, and its options.
 struct CommandLine {
-  enum class Command { None, Run, List, Topology, Exec, Report, Compare };
+  enum class Command { None, Run, List, Topology, Exec, Report, Compare, Import };
   Command command = Command::None;
   std::string config;
   RunOptions run;
@@ -108,6 +132,7 @@ struct CommandLine {
   ExecOptions exec;
   ReportOptions report;
   CompareOptions compare;
+  ImportOptions import;
 };
 
 // Parses argv with CLI11. Returns the exit code to end with when parsing alone decides it

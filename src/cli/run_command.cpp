@@ -26,6 +26,7 @@
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
+#include "report/hyperfine.hpp"
 #include "report/event_stream.hpp"
 #include "report/live_display.hpp"
 #include "report/progress.hpp"
@@ -477,6 +478,22 @@ int run_after(const Config& config, const RunSteps& steps, int code) {
 
 } // namespace
 
+// The reports a run was asked to write to files of the user's choosing (--export-*).
+void write_exports(const ResultsTree& tree, const Analysis& analysis, const RunOptions& options) {
+  auto exported = [&](const std::optional<std::string>& file, auto&& write) {
+    if (file) {
+      std::filesystem::path path = std::filesystem::absolute(*file);
+      make_directories(path.parent_path());
+      write(path);
+      say(stdout, "Wrote {}\n", *file);
+    }
+  };
+  exported(options.export_json, [&](const auto& path) { write_summary_json(tree, analysis, path); });
+  exported(options.export_csv, [&](const auto& path) { write_samples_csv(tree, path); });
+  exported(options.export_markdown, [&](const auto& path) { write_markdown(tree, analysis, path); });
+  exported(options.export_hyperfine, [&](const auto& path) { write_hyperfine_json(tree, path); });
+}
+
 int run_config(Config config, const RunOptions& options) {
   RunSteps steps;
   bool steps_run = !options.dry_run;
@@ -797,6 +814,10 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   });
   if (!tree.tasks.empty()) {
     Analysis analysis = analyze_and_report(tree, plan.config().analysis, true, ReportOutputs::from_names(plan.config().reports));
+    if (options.hyperfine_summary) {
+      say(stdout, "\n{}", hyperfine_summary(tree, analysis));
+    }
+    write_exports(tree, analysis, options);
     if (gate && analysis.count(Verdict::Regressed) > 0) {
       say(stdout, "GATE FAILED: {}\n", analysis.counts_line());
       return k_exit_regression;

@@ -12,6 +12,8 @@ std::string_view to_string(Phase phase) {
     return "run";
   case Phase::Teardown:
     return "teardown";
+  case Phase::Prepare:
+    return "prepare";
   }
   return "run";
 }

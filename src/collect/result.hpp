@@ -14,7 +14,8 @@
 
 namespace bm {
 
-enum class Phase { Setup, Warmup, Run, Teardown };
+// Prepare: the config's `prepare` command, run before each warm-up and measured run (unmeasured).
+enum class Phase { Setup, Warmup, Run, Teardown, Prepare };
 std::string_view to_string(Phase phase);
 
 // Where a task's lifecycle stands: the phase of its current process, which one of how many
@@ -33,7 +34,8 @@ struct RunRecord {
   double wall_seconds = 0;
   double user_seconds = 0;
   double system_seconds = 0;
-  long max_rss_kib = 0;
+  long max_rss_kib = 0;            // 0: unknown
+  bool cpu_times_known = true;    // user and system seconds measured (not for runs imported from hyperfine)
   std::uint64_t memory_peak = 0;  // bytes, the whole process tree, from its cgroup; 0: unknown
   bool oom_killed = false;
   int exit_code = -1;

@@ -212,6 +212,7 @@ struct Config {
   CommandTemplate command;
   CommandTemplate setup;                    // optional: once per task, before the warm-ups
   CommandTemplate teardown;                 // optional: once per task, after the runs (even failed)
+  CommandTemplate prepare;                  // optional: before every warm-up and measured run, unmeasured
   std::string workdir;                      // as written; empty = where benchmatrix runs
   std::vector<Axis> axes;                   // in file order: the first varies slowest
   std::vector<Combination> include;

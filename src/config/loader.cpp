@@ -847,7 +847,7 @@ public:
     auto top = entries(root, "config",
                        {"name", "description", "command", "shell", "setup", "teardown", "workdir", "matrix",
                         "include", "exclude", "repeat", "task", "resources", "parallel", "env", "env_inherit",
-                        "executor", "monitor", "before", "after", "source", "metrics_file",
+                        "executor", "monitor", "before", "after", "prepare", "source", "metrics_file",
                         "report", "analysis", "cost"});
     std::optional<std::pair<double, double>> cost;  // gpu_hour, core_hour: applied after analysis
     bool shell = false;
@@ -870,6 +870,9 @@ public:
         config.command = command(value, "command", shell);
       } else if (field == "setup") {
         config.setup = command(value, "setup", shell);
+      } else if (field == "prepare") {
+        // Like hyperfine's --prepare: a string is a shell command, a list runs as it is.
+        config.prepare = command(value, "prepare", value.IsScalar() || shell);
       } else if (field == "before" || field == "after") {
         // Once per run, not per task: a string is a shell command, a list runs as it is.
         (field == "before" ? config.before : config.after) = command(value, field, value.IsScalar());

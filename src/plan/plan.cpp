@@ -159,6 +159,7 @@ Plan Plan::build(const Config& config) {
   }
   plan.m_templates.command = plan.parse_words(plan.m_config->command);
   plan.m_templates.setup = plan.parse_words(plan.m_config->setup);
+  plan.m_templates.prepare = plan.parse_words(plan.m_config->prepare);
   plan.m_templates.teardown = plan.parse_words(plan.m_config->teardown);
   plan.check_placeholders();
   plan.check_baseline();
@@ -237,7 +238,7 @@ void Plan::check_placeholders() const {
       }
     }
   };
-  for (const auto* words : {&m_templates.command, &m_templates.setup, &m_templates.teardown}) {
+  for (const auto* words : {&m_templates.command, &m_templates.setup, &m_templates.teardown, &m_templates.prepare}) {
     for (const auto& word : words->words) {
       check(word);
     }
@@ -598,6 +599,13 @@ void Plan::hash_task(std::size_t task) {
         hasher.add_field(word);
       }
     }
+    // What runs before each measured run sets the state it measures (a cold cache, a reset file).
+    if (!commands.prepare.empty()) {
+      hasher.add_field("prepare").add_u64(commands.prepare.size());
+      for (const auto& word : commands.prepare) {
+        hasher.add_field(word);
+      }
+    }
     // The values shell scripts refer to are part of the command as much as its words.
     if (!commands.shell_variables.empty()) {
       hasher.add_field("shell_variables").add_u64(commands.shell_variables.size());
@@ -833,6 +841,8 @@ TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const
     commands.command.at(1) = "--benchmark_filter=" + benchmark_filter_for(source_benchmark(task));
   }
   commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime, commands.shell_variables);
+  commands.prepare =
+      render_words(task, m_templates.prepare, m_config->prepare.shell, runtime, commands.shell_variables);
   commands.teardown =
       render_words(task, m_templates.teardown, m_config->teardown.shell, runtime, commands.shell_variables);
   ResolvedSettings settings = this->settings(task);

@@ -30,6 +30,7 @@ struct TaskCommands {
   std::vector<std::string> command;   // argv; ["/bin/sh", "-c", script] when the config says shell
   std::vector<std::string> setup;     // empty when the config has none
   std::vector<std::string> teardown;
+  std::vector<std::string> prepare;   // before every warm-up and measured run; empty when none
   EnvList env;                        // what the config sets, in order, values rendered
   // The values that shell scripts refer to (see shell_script.hpp): BENCHMATRIX_AXIS_<axis> and
   // their values, set in each process's environment; part of the spec, like the argv.
@@ -104,6 +105,7 @@ private:
     Words command;
     Words setup;
     Words teardown;
+    Words prepare;
   };
 
   Plan() = default;

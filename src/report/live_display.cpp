@@ -136,6 +136,8 @@ std::string step_text(const RunProgress::Running& running) {
     return "setup";
   case Phase::Teardown:
     return "teardown";
+  case Phase::Prepare:
+    return fmt::format("prepare {}/{}", step.index, step.count);
   case Phase::Warmup:
     return fmt::format("warm-up {}/{}", step.index, step.count);
   case Phase::Run:

@@ -31,7 +31,11 @@ std::optional<std::pair<std::size_t, ProcessSpec>> AttemptGroup::next_process(st
       std::size_t i = m_round.back();
       m_round.pop_back();
       if (phase_of(i) == Phase::Run) {
-        return start(i);
+        auto started = start(i);
+        if (m_attempts[i]->preparing()) {
+          m_round.push_back(i);  // its run comes right after its prepare
+        }
+        return started;
       }
     }
     std::vector<std::size_t> round;

@@ -113,13 +113,17 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
     return std::nullopt;
   }
   const Step& step = m_steps[m_next_step];
-  const auto& argv = step.phase == Phase::Setup      ? m_commands.setup
+  bool measured = step.phase == Phase::Warmup || step.phase == Phase::Run;
+  // `prepare` runs right before each warm-up and measured run, in the same slot, unmeasured.
+  m_preparing = measured && !m_commands.prepare.empty() && !m_prepared;
+  const auto& argv = m_preparing                     ? m_commands.prepare
+                     : step.phase == Phase::Setup    ? m_commands.setup
                      : step.phase == Phase::Teardown ? m_commands.teardown
                                                      : m_commands.command;
   ProcessSpec spec;
   spec.token = token;
   spec.argv = argv;
-  spec.env = environment(step);
+  spec.env = environment(m_preparing ? Step{Phase::Prepare, step.index} : step);
   spec.working_directory = m_plan.config().workdir;
   // Opened below OUT/tasks without following links: a task that replaced its folder or a log
   // with a link cannot have benchmatrix write anywhere else.
@@ -132,10 +136,13 @@ std::optional<ProcessSpec> TaskAttempt::next_process(std::uint64_t token) {
   spec.output_cap = m_settings.output_limit;
   spec.memory_max = m_settings.memory;
   spec.pids_max = m_settings.pids;
-  bool measured = step.phase == Phase::Warmup || step.phase == Phase::Run;
   bool first = m_next_step == 0 || (m_next_step == 1 && m_steps[0].phase == Phase::Setup);
-  if (measured && !first) {
+  if (measured && !first && (m_preparing || m_commands.prepare.empty())) {
     spec.start_delay = m_settings.cooldown;  // lets the machine settle between runs (seed 001)
+  }
+  if (m_preparing) {
+    m_running = true;
+    return spec;
   }
   if (step.phase == Phase::Run && step.index == 1) {
     m_outcome.executables = hash_executables(argv, spec.working_directory);
@@ -305,6 +312,9 @@ void TaskAttempt::fail(const Step& step, const RunRecord& record) {
   case Phase::Teardown:
     m_outcome.reason = "teardown: " + record.outcome;
     break;
+  case Phase::Prepare:
+    m_outcome.reason = "prepare: " + record.outcome;
+    break;
   }
 }
 
@@ -312,15 +322,16 @@ ProcessStep TaskAttempt::running_step() const {
   BM_ASSERT(m_running && m_next_step < m_steps.size());
   const Step& step = m_steps[m_next_step];
   int count = step.phase == Phase::Warmup ? m_settings.warmup : step.phase == Phase::Run ? m_settings.runs : 1;
-  return {step.phase, step.index, count};
+  return {m_preparing ? Phase::Prepare : step.phase, step.index, count};
 }
 
 void TaskAttempt::process_ended(const ProcessResult& result) {
   BM_ASSERT(m_running);
   m_running = false;
   const Step step = m_steps[m_next_step];
+  bool preparing = std::exchange(m_preparing, false);
   RunRecord record;
-  record.phase = step.phase;
+  record.phase = preparing ? Phase::Prepare : step.phase;
   record.index = step.index;
   record.started_unix = unix_seconds() - std::chrono::duration<double>(Clock::now() - result.started).count();
   record.wall_seconds = result.wall_seconds;
@@ -348,6 +359,25 @@ void TaskAttempt::process_ended(const ProcessResult& result) {
     m_outcome.warnings.push_back(fmt::format("{} {}: output could not be logged: {}", to_string(step.phase),
                                              step.index, result.output_error));
   }
+  if (preparing) {
+    collect_metrics(record);  // what it appended is not a run's
+    m_outcome.runs.push_back(record);
+    if (result.interrupted) {
+      m_outcome.status = TaskStatus::Interrupted;
+      m_outcome.reason = "interrupted during prepare";
+      m_next_step = m_steps.size();
+    } else if (!result.succeeded()) {
+      m_outcome.status = TaskStatus::Failed;
+      m_outcome.reason = fmt::format("prepare before {} {}: {}", step.phase == Phase::Run ? "run" : "warm-up",
+                                     step.index, record.outcome);
+      m_next_step = m_teardown_step;
+    } else {
+      m_prepared = true;  // the run itself comes next
+    }
+    m_finished = m_next_step >= m_steps.size();
+    return;
+  }
+  m_prepared = false;
   if (step.phase == Phase::Run && !result.interrupted) {
     m_outcome.noise.add_run(m_cpu_before, read_cpu_times(m_lease.cpus), m_lease.cpus.size(), result.wall_seconds,
                             result.user_seconds + result.system_seconds);

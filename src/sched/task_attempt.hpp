@@ -42,6 +42,8 @@ public:
   void add_warning(std::string warning) { m_outcome.warnings.push_back(std::move(warning)); }
 
   bool finished() const { return m_finished; }
+  // The process next_process() started last is a `prepare`: the same attempt's run follows it.
+  bool preparing() const { return m_preparing; }
   // The phase of the process next_process() would start; nullopt when the attempt is over.
   std::optional<Phase> next_phase() const;
   // The step of the process next_process() started last (while it runs).
@@ -93,7 +95,9 @@ private:
   std::size_t m_teardown_step = 0;      // index of teardown in m_steps, or m_steps.size()
   std::uint64_t m_metrics_offset = 0;   // bytes of metrics.jsonl already consumed
   std::vector<ResultFile> m_result_files;
-  std::string m_skipped;                // the benchmark skipped itself, saying this
+  std::string m_skipped;
+  bool m_preparing = false;             // the running process is the `prepare` of the next step
+  bool m_prepared = false;              // the next step's `prepare` ran                // the benchmark skipped itself, saying this
   std::chrono::steady_clock::time_point m_started;
   CpuTimes m_cpu_before;                // the task's cores' counters when a measured run started
   bool m_finished = false;

@@ -90,8 +90,10 @@ std::vector<Sample> measured_samples(const TaskOutcome& outcome) {
       continue;
     }
     samples.push_back({&run, std::string(k_metric_wall), run.wall_seconds});
-    samples.push_back({&run, std::string(k_metric_user), run.user_seconds});
-    samples.push_back({&run, std::string(k_metric_system), run.system_seconds});
+    if (run.cpu_times_known) {
+      samples.push_back({&run, std::string(k_metric_user), run.user_seconds});
+      samples.push_back({&run, std::string(k_metric_system), run.system_seconds});
+    }
     if (run.max_rss_kib > 0) {  // 0: unknown (its launcher was killed with it)
       samples.push_back({&run, std::string(k_metric_rss), static_cast<double>(run.max_rss_kib)});
     }
@@ -147,10 +149,14 @@ nlohmann::json run_json(const RunRecord& run) {
                          {"index", run.index},
                          {"outcome", run.outcome},
                          {"started_unix", run.started_unix},
-                         {"wall_time", run.wall_seconds},
-                         {"user_time", run.user_seconds},
-                         {"system_time", run.system_seconds},
-                         {"max_rss_kib", run.max_rss_kib}};
+                         {"wall_time", run.wall_seconds}};
+  if (run.cpu_times_known) {
+    json["user_time"] = run.user_seconds;
+    json["system_time"] = run.system_seconds;
+  }
+  if (run.max_rss_kib > 0) {  // 0: unknown, so no sample
+    json["max_rss_kib"] = run.max_rss_kib;
+  }
   if (run.exit_code >= 0) {
     json["exit_code"] = run.exit_code;
   }
@@ -260,6 +266,9 @@ nlohmann::json task_spec_json(const Plan& plan, std::size_t task) {
   }
   if (!commands.teardown.empty()) {
     spec["teardown"] = show(commands.teardown);
+  }
+  if (!commands.prepare.empty()) {
+    spec["prepare"] = show(commands.prepare);
   }
   return spec;
 }
