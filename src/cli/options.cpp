@@ -101,11 +101,20 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
               "benchmatrix exec -p n=1,2 -- ./bench --n {n}. Without --, each COMMAND is a shell command; with --, "
               "the words after it are one command's argv");
   exec->add_option("-p,--parameter", out.exec.parameters,
-                   "An axis: NAME=V1,V2,... (repeatable; \\, is a comma inside a value)");
+                   "An axis: NAME=V1,V2,... (repeatable; \\, is a comma inside a value)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
   exec->add_option("-L,--parameter-list", out.exec.parameter_lists, "An axis as hyperfine writes it: -L NAME V1,V2,...")
-      ->type_size(2);
+      ->type_size(2)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
   exec->add_option("-P,--parameter-scan", out.exec.parameter_scans, "A numeric axis: -P NAME MIN MAX (step -D)")
-      ->type_size(3);
+      ->type_size(3)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
   exec->add_option("-D,--parameter-step-size", out.exec.step, "The step of -P (default 1)");
   auto* runs = exec->add_option("-r,--runs", out.exec.runs, "Measured runs (processes) per task [default: 10]")
                    ->check(CLI::Range(1, 1000000));
@@ -118,8 +127,11 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   exec->add_option("--prepare", out.exec.prepare,
                    "A shell command run before each warm-up and measured run, unmeasured (drop caches, reset state)");
   exec->add_option("--command-name", out.exec.command_names,
-                   "Names of the commands, in order (default: the commands themselves)");
-  exec->add_flag("--shell", out.exec.shell, "Run COMMAND with /bin/sh -c (values are quoted)");
+                   "Names of the commands, in order (default: the commands themselves)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  exec->add_flag("--shell", out.exec.shell, "Run the words after -- as one /bin/sh -c script (values are quoted)");
   exec->add_option("--name", out.exec.name, "Name of the run (default: exec-<hash of the command>)");
   exec->add_option("--gbench", out.exec.gbench,
                    "A Google Benchmark program (may name a -p axis: {build}): each of its benchmarks runs in processes "
@@ -128,7 +140,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
                    "A file each run writes into its folder ($BENCHMATRIX_RESULT_DIR): JSON metrics, or "
                    "lm-evaluation-harness results");
   add_run_options(*exec, out.run);
-  exec->add_option("command", out.exec.command, "The command, after --");
+  exec->add_option("command", out.exec.command,
+                   "Shell commands to compare (the first is the baseline), or, after --, one command's words");
 
   auto* report = app.add_subcommand("report", "Recompute statistics and reports from a results folder, running "
                                                "nothing");
