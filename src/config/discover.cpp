@@ -312,6 +312,19 @@ void expand_source(Config& config) {
     argv.push_back(source.kind == SourceConfig::Kind::GoogleBenchmark ? "--benchmark_list_tests=true" : "--list");
     argv.insert(argv.end(), source.args.begin(), source.args.end());
     std::vector<AxisValue> listed = discover_values(argv, source.program_location);
+    for (auto& value : listed) {
+      // bench.h lists {name, module, parameters}: each parameter a field ({benchmark.n}).
+      auto parameters = value.fields.find("parameters");
+      if (parameters == value.fields.end()) {
+        continue;
+      }
+      nlohmann::json object = nlohmann::json::parse(parameters->second, nullptr, false);
+      if (object.is_object()) {
+        for (const auto& [key, field] : object.items()) {
+          value.fields.emplace(key, field.is_string() ? field.get<std::string>() : field.dump());
+        }
+      }
+    }
     std::vector<std::string>& available = source.available[path];
     for (auto& value : listed) {
       available.push_back(value.name);
@@ -320,7 +333,7 @@ void expand_source(Config& config) {
       }
       names.push_back(value.name);
     }
-    if (source.kind == SourceConfig::Kind::BenchHeader || !source.split) {
+    if (!source.split) {
       Axis* axis = nullptr;
       for (auto& existing : config.axes) {
         if (existing.name == source.axis) {
@@ -341,7 +354,7 @@ void expand_source(Config& config) {
       }
     }
   }
-  if (source.kind == SourceConfig::Kind::GoogleBenchmark && source.split) {
+  if (source.split) {
     NameTrie root;
     for (const auto& name : names) {
       insert_name(root, name, source);

@@ -763,15 +763,11 @@ public:
       fail(node, "source: name the program, as `gbench: ./bench` (a Google Benchmark binary) or `bench_h: ./bench` "
                  "(a program built with benchmatrix/bench.h)");
     }
-    if (source.split && source.kind != SourceConfig::Kind::GoogleBenchmark) {
-      fail(node["split"], "source.split: splits Google Benchmark names (BM_x/8/threads:4); bench_h benchmarks "
-                          "carry their parameters as fields");
-    }
     return source;
   }
 
-  // The argv a source's runs get. For Google Benchmark, the filter (word 1) is completed per task by
-  // the plan, from the task's benchmark name.
+  // The argv a source's runs get. The word naming the benchmark (Google Benchmark's filter, bench.h's
+  // --run NAME) is completed per task by the plan, from the task's benchmark name.
   static CommandTemplate source_command(const SourceConfig& source) {
     CommandTemplate command;
     auto add = [&](std::string word, const SourceLocation& location) {
@@ -785,7 +781,7 @@ public:
       add("--benchmark_out_format=json", source.location);
     } else {
       add("--run", source.location);
-      add("{" + source.axis + "}", source.location);
+      add("", source.location);  // the benchmark's name: completed per task by the plan
     }
     for (size_t i = 0; i < source.args.size(); ++i) {
       add(source.args[i], source.args_locations[i]);

@@ -255,3 +255,35 @@ TEST(Discover, RunsTheCommandFromTheConfig) {
 
 } // namespace
 } // namespace bm
+
+namespace bm {
+namespace {
+
+TEST(Source, FilterMatchesExactlyTheNameWithRegexCharactersEscaped) {
+  EXPECT_EQ(benchmark_filter_for("BM_x/8/threads:2"), "^BM_x/8/threads:2$");
+  // ']' and '}' stay as they are: alone they are ordinary, and escaping them is an error to std::regex.
+  EXPECT_EQ(benchmark_filter_for("weird(a*b)[0]+$"), "^weird\\(a\\*b\\)\\[0]\\+\\$$");
+  EXPECT_EQ(benchmark_filter_for("t<int>{1}.x|y?^\\"), "^t<int>\\{1}\\.x\\|y\\?\\^\\\\$");
+}
+
+TEST(Source, MakesTheCommandAndRefusesWhatBenchmatrixOwns) {
+  Config config = parse_config("name: t\nsource: {gbench: '{build}', args: [--benchmark_min_time=0.1s]}\n"
+                               "matrix: {build: [./a, ./b]}\n",
+                               "c.yaml", false);
+  EXPECT_EQ(config.source.kind, SourceConfig::Kind::GoogleBenchmark);
+  EXPECT_EQ(config.command.words, (std::vector<std::string>{"{build}", "--benchmark_filter=",
+                                                            "--benchmark_out={result_dir}/gbench.json",
+                                                            "--benchmark_out_format=json", "--benchmark_min_time=0.1s"}));
+  expect_error("name: t\nsource: {gbench: ./b, args: [--benchmark_out=x.json]}\n", "c.yaml:2:30",
+               "--benchmark_out is set by benchmatrix");
+  expect_error("name: t\ncommand: [x]\nsource: {gbench: ./b}\n", "c.yaml:2:10", "gets its command from the source");
+  expect_error("name: t\nsource: {gbench: ./b}\nmatrix: {benchmark: [x]}\n", "c.yaml:2:9", "already has");
+  expect_error("name: t\nsource: {args: [x]}\n", "c.yaml:2:9", "name the program");
+  expect_error("name: t\ncommand: [x]\nmetrics_file: ../escape.json\n", "c.yaml:3:15", "inside the task's folder");
+  expect_error("name: t\ncommand: [x]\nmetrics_file: {path: m.json, format: hyperfine}\n", "c.yaml:3:38",
+               "benchmatrix import");
+  expect_error("name: t\ncommand: [x]\nafter: [echo, '{x}']\n", "c.yaml:3:15", "runs once for the whole run");
+}
+
+} // namespace
+} // namespace bm

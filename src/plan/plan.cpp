@@ -839,6 +839,8 @@ TaskCommands Plan::render(std::size_t task, const RuntimeContext* runtime) const
   if (m_config->source.kind == SourceConfig::Kind::GoogleBenchmark && m_source_axis >= 0) {
     // One benchmark per process: a filter that matches its whole name and nothing else.
     commands.command.at(1) = "--benchmark_filter=" + benchmark_filter_for(source_benchmark(task));
+  } else if (m_config->source.kind == SourceConfig::Kind::BenchHeader && m_source_axis >= 0) {
+    commands.command.at(2) = source_benchmark(task);
   }
   commands.setup = render_words(task, m_templates.setup, m_config->setup.shell, runtime, commands.shell_variables);
   commands.prepare =
