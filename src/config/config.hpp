@@ -38,7 +38,10 @@ std::string result_format_names();  // the names parse_result_format accepts, fo
 // A file a task writes into its folder in every measured run, read after the run
 // (config `metrics_file`): metrics beside those of the task protocol.
 struct MetricsFileOptions {
-  std::string path;                            // relative to the task's folder; empty: none
+  // Relative to the task's folder. Not set: metrics.json is read when a run writes it (seed 004's
+  // benchmarks do); `metrics_file: none` reads nothing.
+  std::string path;
+  bool enabled = true;
   ResultFormat format = ResultFormat::Auto;
   std::vector<std::string> higher_is_better;   // metrics of a plain object that are better higher
   SourceLocation location;

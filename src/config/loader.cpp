@@ -804,6 +804,10 @@ public:
                     "metrics.json or out/results.json");
       }
     };
+    if (node.IsScalar() && (node.Scalar() == "none" || node.Scalar() == "false")) {
+      options.enabled = false;
+      return options;
+    }
     if (node.IsScalar()) {
       check_path(node);
       return options;

@@ -84,11 +84,14 @@ TaskAttempt::TaskAttempt(const Plan& plan, std::size_t task, int attempt, Lease 
 
   const Config& config = plan.config();
   if (config.source.kind == SourceConfig::Kind::GoogleBenchmark) {
-    m_result_files.push_back({k_gbench_out_file, ResultFormat::GoogleBenchmark, true, {}, std::nullopt});
+    m_result_files.push_back({k_gbench_out_file, ResultFormat::GoogleBenchmark, true, {}, std::nullopt, false});
   }
   if (!config.metrics_file.path.empty()) {
-    m_result_files.push_back(
-        {config.metrics_file.path, config.metrics_file.format, false, config.metrics_file.higher_is_better, std::nullopt});
+    m_result_files.push_back({config.metrics_file.path, config.metrics_file.format, false,
+                              config.metrics_file.higher_is_better, std::nullopt, false});
+  } else if (config.metrics_file.enabled) {
+    // Unless the config says otherwise, a metrics.json a run writes into its folder is its metrics.
+    m_result_files.push_back({"metrics.json", ResultFormat::Auto, false, {}, std::nullopt, true});
   }
 
   m_outcome.task = task;
@@ -239,7 +242,7 @@ std::string TaskAttempt::collect_result_files(RunRecord& record, bool run_succee
                                                  file.path));
       } else if (file.owned && run_succeeded && failure.empty()) {
         failure = fmt::format("the benchmark wrote no results ({} is missing)", file.path);
-      } else if (!file.owned && run_succeeded) {
+      } else if (!file.owned && !file.implicit && run_succeeded) {
         m_outcome.warnings.push_back(fmt::format("run {}: the task wrote no {}", record.index, file.path));
       }
       continue;

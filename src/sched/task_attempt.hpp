@@ -72,6 +72,7 @@ private:
     bool owned = false;
     std::vector<std::string> higher_is_better;
     std::optional<std::tuple<dev_t, ino_t, std::int64_t, off_t>> before;  // its identity before the run
+    bool implicit = false;                // the default metrics.json: its absence is no warning
   };
 
   std::vector<std::string> environment(const Step& step) const;  // of one process

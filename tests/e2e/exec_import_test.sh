@@ -36,7 +36,7 @@ run_bm 0 exec -P n 1 3 -r 1 --out scan 'test {n} -le 3'
 assert_contains out.txt "3 succeeded, 0 failed"
 run_bm 0 exec -r 2 -w 1 --prepare 'echo prepare >>"$BENCHMATRIX_RESULT_DIR/order.txt"' --out prep \
   'echo run >>"$BENCHMATRIX_RESULT_DIR/order.txt"'
-assert_eq "$(tr '\n' ' ' <prep/tasks/order.txt 2>/dev/null || tr '\n' ' ' <prep/tasks/*/order.txt)" \
+assert_eq "$(tr '\n' ' ' <prep/tasks/task/order.txt)" \
   "prepare run prepare run prepare run " "prepare before each warm-up and run"
 run_bm 2 exec -P n 3 1 'true' --out bad
 assert_contains err.txt "-P n 3 1: expected MIN <= MAX"
@@ -83,3 +83,14 @@ stale = json.load(open("files/tasks/stale/result.json"))
 assert stale["metrics"]["x"]["n"] == 1, stale["metrics"]["x"]          # the second run did not rewrite it
 assert any("was not rewritten" in w for w in stale["warnings"]), stale["warnings"]
 PY
+
+# Without metrics_file, a metrics.json a run writes is read; `metrics_file: none` reads nothing.
+cat >implicit.yaml <<'YAML'
+name: implicit
+command: [sh, -c, "echo '{{\"accuracy\": 0.7}}' >\"$BENCHMATRIX_RESULT_DIR/metrics.json\""]
+YAML
+run_bm 0 run implicit.yaml --out implicit
+python3 -c 'import json; m = json.load(open("implicit/tasks/task/result.json"))["metrics"]; assert m["accuracy"]["median"] == 0.7, m'
+printf 'metrics_file: none\n' >>implicit.yaml
+run_bm 0 run implicit.yaml --out implicit_off
+python3 -c 'import json; m = json.load(open("implicit_off/tasks/task/result.json"))["metrics"]; assert "accuracy" not in m, m'
