@@ -70,12 +70,14 @@ assert_contains err.txt "--benchmark_filter is set by benchmatrix"
 cat >fake_bench.sh <<'SH'
 #!/bin/sh
 case "$1" in
-  --benchmark_list_tests=true) echo BM_a; echo BM_b; exit 0 ;;
+  --benchmark_list_tests=true) echo BM_a; echo BM_b; echo BM_c; exit 0 ;;
 esac
 for arg; do case "$arg" in --benchmark_out=*) out=${arg#--benchmark_out=} ;; esac; done
 case "$1" in
   *BM_a*) printf '{"benchmarks": [{"name": 5' >"$out" ;;
   *BM_b*) echo '{"benchmarks": [{"name": "BM_b", "real_time": 1, "time_unit": "ns"}]}' ;;
+  *BM_c*) echo '{"context": {}, "benchmarks": [{"name": "BM_c", "run_type": "iteration", "skipped": true,
+                "skip_message": "needs AVX-512", "real_time": 0, "time_unit": "ns"}]}' >"$out" ;;
 esac
 SH
 chmod +x fake_bench.sh
@@ -86,6 +88,12 @@ YAML
 run_bm 1 run fake.yaml --out fake
 assert_contains out.txt "benchmark=BM_a  run 1 of 1: benchmark error: gbench.json (run 1) is not valid JSON"
 assert_contains out.txt "benchmark=BM_b  run 1 of 1: the benchmark wrote no results (gbench.json is missing)"
+# A benchmark that skips itself is its own status: done (not retried), no samples, listed as such.
+assert_contains out.txt "skip  benchmark=BM_c  BM_c: needs AVX-512"
+assert_contains out.txt "1 skipped by the benchmark"
+python3 -c 'import json; r = json.load(open("fake/tasks/BM_c/result.json")); assert r["status"] == "skipped", r["status"]'
+run_bm 1 run fake.yaml --out fake
+assert_contains out.txt "1 skipped (already done)"
 
 # A program that cannot list its benchmarks: exit 2 at the source's line.
 cat >nolist.yaml <<'YAML'
