@@ -74,20 +74,32 @@ std::string hyperfine_summary(const ResultsTree& tree, const Analysis& analysis)
   std::string out;
   std::map<std::string, std::string> names;  // label -> display name
   int number = 0;
+  // The compared metric: wall time for commands, as hyperfine; a benchmark's own time otherwise.
+  std::string metric = analysis.metric.empty() ? "wall_time" : analysis.metric;
+  bool wall = metric == "wall_time";
   for (const auto& task : tree.tasks) {
     names[task.label()] = display_name(task);
-    const auto& wall = samples_of(task, "wall_time");
-    if (wall.empty()) {
+    const auto& values = samples_of(task, metric.c_str());
+    if (values.empty()) {
       continue;
     }
-    Times t = times_of(wall);
+    auto info = task.info.find(metric);
+    std::string unit = wall ? "s" : info == task.info.end() ? "" : info->second.unit;
+    auto shown = [&](double value) { return format_quantity(value, unit); };
+    Times t = times_of(values);
+    auto processes = task.runs.find(metric);
+    std::size_t runs = processes == task.runs.end() || processes->second.empty()
+                           ? values.size()
+                           : static_cast<std::size_t>(*std::max_element(processes->second.begin(), processes->second.end()));
     out += fmt::format("Benchmark {}: {}\n", ++number, display_name(task));
-    out += fmt::format("  Time (mean ± σ):     {:>9} ± {:>9}    [User: {}, System: {}]\n", format_seconds(t.mean),
-                       format_seconds(t.stddev), format_seconds(mean_of(samples_of(task, "user_time"))),
-                       format_seconds(mean_of(samples_of(task, "system_time"))));
-    out += fmt::format("  Median:              {:>9}\n", format_seconds(t.median));
-    out += fmt::format("  Range (min … max):   {:>9} … {:>9}    {} run{}\n\n", format_seconds(t.min),
-                       format_seconds(t.max), wall.size(), wall.size() == 1 ? "" : "s");
+    out += fmt::format("  {} (mean ± σ):{}{:>9} ± {:>9}", wall ? "Time" : metric, wall ? "     " : "  ", shown(t.mean),
+                       shown(t.stddev));
+    out += wall ? fmt::format("    [User: {}, System: {}]\n", format_seconds(mean_of(samples_of(task, "user_time"))),
+                              format_seconds(mean_of(samples_of(task, "system_time"))))
+                : "\n";
+    out += fmt::format("  Median:              {:>9}\n", shown(t.median));
+    out += fmt::format("  Range (min … max):   {:>9} … {:>9}    {} run{}{}\n\n", shown(t.min), shown(t.max), runs,
+                       runs == 1 ? "" : "s", values.size() != runs ? fmt::format(", {} samples", values.size()) : "");
   }
   if (analysis.comparisons.empty()) {
     return out;
