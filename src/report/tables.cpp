@@ -166,7 +166,8 @@ std::string task_table(const ResultsTree& tree, const Analysis& analysis, const 
   if (head.empty()) {
     head.push_back("task");
   }
-  head.push_back("n");
+  // Runs are processes; a process that reported several samples (its own repetitions) shows them.
+  head.push_back("runs");
   for (const auto& metric : metrics) {
     head.push_back(metric + " (median)");
     head.push_back("cv");
@@ -211,7 +212,15 @@ std::string task_table(const ResultsTree& tree, const Analysis& analysis, const 
       }
       row.push_back(buys.empty() ? "-" : buys);
     }
-    row.insert(row.begin() + static_cast<long>(std::max<std::size_t>(tree.axis_order.size(), 1)), std::to_string(n));
+    std::size_t processes = n;
+    if (auto wall = task.samples.find("wall_time"); wall != task.samples.end() && !wall->second.empty()) {
+      processes = wall->second.size();
+    }
+    std::string runs = std::to_string(processes);
+    if (n > processes) {
+      runs += fmt::format(" ({} samples)", n);
+    }
+    row.insert(row.begin() + static_cast<long>(std::max<std::size_t>(tree.axis_order.size(), 1)), runs);
     rows.push_back(std::move(row));
   }
   std::string out = render(rows, std::max<std::size_t>(tree.axis_order.size(), 1));

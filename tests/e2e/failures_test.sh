@@ -82,17 +82,18 @@ run_bm 1 run built.yaml --out out-built
 assert_contains out-built/tasks/a/stdout.log "built"
 assert_contains out.txt "could not start"
 
-# --halt: the first failed task stops the run; soon lets running tasks finish, now ends them.
+# --halt: the first failed task stops the run; soon lets running tasks finish, now ends them. The
+# running task sleeps long enough that the failing one ends first even on a loaded machine.
 cat >halt.yaml <<'YAML'
 name: halt
-command: ["sh", "-c", "case {i} in 0) sleep 0.3;; 1) exit 3;; esac"]
+command: ["sh", "-c", "case {i} in 0) sleep 3;; 1) exit 3;; esac"]
 matrix:
   i: [0, 1, 2, 3]
 YAML
 run_bm 1 run halt.yaml --out halt-soon --halt soon --jobs 2 --use-core0
 assert_contains out.txt "halt: 1 succeeded, 1 failed, 0 interrupted, 2 not started"
 assert_contains out.txt "Stopped: halted at the first failed task, i=1 (--halt soon): running tasks finished, nothing more started"
-sed -i 's/sleep 0.3/sleep 30/' halt.yaml
+sed -i 's/sleep 3;/sleep 30;/' halt.yaml
 start=$(date +%s)
 run_bm 1 run halt.yaml --out halt-now --halt now --jobs 2 --use-core0
 [ $(($(date +%s) - start)) -lt 20 ] || fail "--halt now let the running task go on"
