@@ -20,6 +20,7 @@
 #include "plan/filter.hpp"
 #include "plan/plan.hpp"
 #include "report/console_status.hpp"
+#include "report/event_stream.hpp"
 #include "report/reports.hpp"
 #include "stats/analysis.hpp"
 #include "store/results_reader.hpp"
@@ -350,6 +351,17 @@ int main_entry(int argc, char** argv) {
       return compare_command(command_line.compare);
     case CommandLine::Command::Import:
       return import_command(command_line.import);
+    case CommandLine::Command::Version:
+      if (command_line.version_json) {
+        say(stdout, "{}\n", nlohmann::json{{"version", BENCHMATRIX_VERSION},
+                                            {"results_schema", k_schema},
+                                            {"events_schema", EventStream::k_schema}}
+                                 .dump());
+      } else {
+        say(stdout, "benchmatrix {} (results schema {}, events schema {})\n", BENCHMATRIX_VERSION, k_schema,
+            EventStream::k_schema);
+      }
+      return k_exit_ok;
     case CommandLine::Command::None:
       break;
     }

@@ -191,6 +191,10 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   import->add_option("--name", out.import.name, "Name of the results (default: import-<file name>)");
   import->add_flag("--force", out.import.force, "Import into a folder holding other results (same paths are replaced)");
 
+  auto* version = app.add_subcommand("version", "The version, and the schema versions of the results tree and the "
+                                               "events stream (what a client such as the Python package checks)");
+  version->add_flag("--json", out.version_json, "As one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -224,6 +228,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
     out.command = CommandLine::Command::Compare;
   } else if (import->parsed()) {
     out.command = CommandLine::Command::Import;
+  } else if (version->parsed()) {
+    out.command = CommandLine::Command::Version;
   }
   return std::nullopt;
 }

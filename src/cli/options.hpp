@@ -123,7 +123,7 @@ struct CompareOptions {
 
 // The parsed command line: which command, and its options.
 struct CommandLine {
-  enum class Command { None, Run, List, Topology, Exec, Report, Compare, Import };
+  enum class Command { None, Run, List, Topology, Exec, Report, Compare, Import, Version };
   Command command = Command::None;
   std::string config;
   RunOptions run;
@@ -133,6 +133,7 @@ struct CommandLine {
   ReportOptions report;
   CompareOptions compare;
   ImportOptions import;
+  bool version_json = false;
 };
 
 // Parses argv with CLI11. Returns the exit code to end with when parsing alone decides it

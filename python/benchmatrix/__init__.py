@@ -1,0 +1,20 @@
+"""benchmatrix from Python: run benchmark matrices through the benchmatrix binary and read results.
+
+The package talks to the binary only through files: a config it writes, the results tree, and the
+JSON-lines events stream. Importing it checks that the binary it finds (BENCHMATRIX_BIN, then one
+beside the package or built in this checkout, then PATH) writes a results and events schema it
+reads; without a binary, `load` still works and running says what is missing.
+"""
+
+from ._binary import BinaryError, binary_versions, checked_binary, find_binary
+from ._run import RunError, run
+from .results import MetricSummary, Results, ResultsError, TaskResult, load
+
+__all__ = ["BinaryError", "MetricSummary", "Results", "ResultsError", "RunError", "TaskResult", "binary_versions",
+           "checked_binary", "find_binary", "load", "run"]
+
+try:
+    checked_binary()
+except BinaryError as _error:
+    if "not found" not in str(_error):
+        raise ImportError(f"benchmatrix: {_error}") from None
