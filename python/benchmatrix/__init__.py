@@ -8,9 +8,12 @@ reads; without a binary, `load` still works and running says what is missing.
 
 from ._binary import BinaryError, binary_versions, checked_binary, find_binary
 from ._run import RunError, run
+from .executor import (AdapterConfig, BenchmarkConfig, BenchmarkExecutor, BenchmarkFailure, BenchmarkResult,
+                       BenchmarkStub, ExecutionResults, register_adapter, register_benchmark, stable_key)
 from .results import MetricSummary, Results, ResultsError, TaskResult, load
 
-__all__ = ["BinaryError", "MetricSummary", "Results", "ResultsError", "RunError", "TaskResult", "binary_versions",
+__all__ = ["AdapterConfig", "BenchmarkConfig", "BenchmarkExecutor", "BenchmarkFailure", "BenchmarkResult",
+           "BenchmarkStub", "ExecutionResults", "register_adapter", "register_benchmark", "stable_key", "BinaryError", "MetricSummary", "Results", "ResultsError", "RunError", "TaskResult", "binary_versions",
            "checked_binary", "find_binary", "load", "run"]
 
 try:
