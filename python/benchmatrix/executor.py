@@ -152,7 +152,7 @@ class BenchmarkExecutor:
     """Runs model x sparse attention config x benchmark x subset on GPUs, one process per stub."""
 
     def __init__(self, gpu_ids: List[int], max_concurrent_runs: int, base_result_dir: str = "./benchmark_results",
-                 *, progress=True, extra_args=()):
+                 *, progress=True, validate_gpu: Optional[Callable[[int, str], bool]] = None, extra_args=()):
         if not gpu_ids:
             raise ValueError("gpu_ids: at least one GPU id")
         if max_concurrent_runs < 1:
@@ -161,6 +161,12 @@ class BenchmarkExecutor:
         self.max_concurrent_runs = max_concurrent_runs
         self.base_result_dir = Path(base_result_dir)
         self.progress = progress
+        # validate_gpu(gpu_id, model_name) -> bool: can the model load on this GPU (seed 004's
+        # _validate_gpu_for_model). It becomes the engine's per-GPU check: run once per GPU with
+        # that GPU alone visible, for every model; a GPU that fails it gets no work.
+        if validate_gpu is not None:
+            _factory_location(validate_gpu)  # importable by the worker, or an error now
+        self.validate_gpu = validate_gpu
         self.extra_args = list(extra_args)
 
     def _payload(self, directory, value):
@@ -208,7 +214,7 @@ class BenchmarkExecutor:
             "name": "benchmark_matrix",
             "command": [sys.executable, "-m", "benchmatrix.worker", "--registry", str(support / "registry.json"),
                         "--payloads", str(payloads), "--model", "{model}", "--config-name", "{config}",
-                        "--config-key", "{config.key}", "--benchmark", "{benchmark}", "--subset", "{subset}",
+                        "--config-key", "{config.key}", "--benchmark", "{benchmark}",
                         "--adapter-key", adapter_key, "--generation-key", generation_key],
             "matrix": {"model": list(model_names), "config": configs, "benchmark": benchmarks},
             "task": {"gpus": 1},
@@ -216,6 +222,13 @@ class BenchmarkExecutor:
             "env": {"PYTHONPATH": os.pathsep.join(p for p in [str(Path(__file__).resolve().parent.parent),
                                                                  os.environ.get("PYTHONPATH", "")] if p)},
         }
+        if self.validate_gpu is not None:
+            check = [sys.executable, "-m", "benchmatrix.worker", "--validate-gpu",
+                     json.dumps(_factory_location(self.validate_gpu)), str(support / "registry.json")]
+            config["resources"]["gpu_check"] = check + [str(model) for model in model_names]
+        if any(benchmark.subsets for benchmark in benchmark_configs):
+            # {subset} exists only when some benchmark has subsets (empty under those without).
+            config["command"] += ["--subset", "{subset}"]
         before = {}
         if (self.base_result_dir / "plan.json").exists():
             before = {task.path: task.status for task in load(self.base_result_dir).tasks}

@@ -58,7 +58,26 @@ def _payload(directory, key, script=None):
         return _Unpickler(file, script).load()
 
 
+def validate(argv):
+    """`--validate-gpu LOCATION REGISTRY MODEL...`: the engine's per-GPU check, with one GPU visible."""
+    location, registry_path, models = json.loads(argv[0]), argv[1], argv[2:]
+    registry = json.loads(Path(registry_path).read_text(encoding="utf-8"))
+    for entry in [*registry["adapters"].values(), *registry["benchmarks"].values()]:
+        if entry.get("path") and entry["path"] not in sys.path:
+            sys.path.append(entry["path"])
+    check = _load_factory(location)
+    gpu = int(os.environ["BENCHMATRIX_GPUS"])
+    for model in models:
+        if not check(gpu, model):
+            print(f"validate_gpu: {model} cannot be used on GPU {gpu}", flush=True)
+            return 1
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--validate-gpu"]:
+        return validate(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmatrix.worker")
     parser.add_argument("--registry", required=True)
     parser.add_argument("--payloads", required=True)

@@ -50,3 +50,8 @@ def make_longbench(subset):
 @benchmatrix.register_benchmark("mock_benchmark")
 def make_mock(subset):
     return MockBenchmark(subset)
+
+
+def only_gpu0(gpu_id, model_name):
+    """A validate_gpu hook: every model fits on GPU 0 only."""
+    return gpu_id == 0 and bool(model_name)

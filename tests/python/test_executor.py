@@ -99,3 +99,21 @@ def test_the_bundled_example_runs_twelve_stubs_then_says_they_are_done(tmp_path)
     second = subprocess.run([sys.executable, str(script), str(tmp_path / "out")], env=env, capture_output=True, text=True)
     assert "12 stubs: 12 done (12 already before), 0 failed" in second.stdout
     assert second.stdout.count("results exist") == 12
+
+
+def test_validate_gpu_is_the_engines_per_gpu_check(tmp_path, monkeypatch):
+    # Two GPUs through the fake NVML (the engine checks GPUs only when NVML answers).
+    script = tmp_path / "gpus.txt"
+    script.write_text("gpu 0 GPU-11111111 00000000:19:00.0 143771 - NVIDIA H200\n"
+                      "gpu 1 GPU-22222222 00000000:3B:00.0 143771 - NVIDIA H200\n")
+    import os
+    monkeypatch.setenv("BENCHMATRIX_NVML_LIBRARY", os.environ["FAKE_NVML"])
+    monkeypatch.setenv("FAKE_NVML_SCRIPT", str(script))
+    from mock_seed004 import only_gpu0
+    executor = BenchmarkExecutor([0, 1], 2, str(tmp_path / "v"), progress=False, validate_gpu=only_gpu0)
+    results = executor.run_benchmark_matrix(MODELS, [("dense", None)], [BenchmarkConfig("mock_benchmark")],
+                                            AdapterConfig(), {"max_new_tokens": 8})
+    assert len(results.individual_results) == 2
+    for result in results.individual_results:
+        seen = json.loads((Path(result.stub.result_dir) / "seen.json").read_text())
+        assert seen["gpus"] == "0", seen     # GPU 1 failed the check and got no work
