@@ -75,6 +75,15 @@ def _read_json(path):
         return json.load(file)
 
 
+def _marker(path, task_id):
+    """A task's result.json or failure.json when it is of the task's current spec, else None."""
+    try:
+        marker = _read_json(path)
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("task_id") == task_id else None
+
+
 def _samples(result):
     samples = {}
     for run in result.get("runs", []):
@@ -106,27 +115,18 @@ def load(out):
         folder = out / "tasks" / planned["path"]
         task = TaskResult(task_id=planned["task_id"], path=planned["path"], axes=dict(planned.get("axes", {})),
                           status="pending", folder=folder)
-        result = failure = None
-        try:
-            result = _read_json(folder / "result.json")
-        except (OSError, ValueError):
-            pass
-        if result is not None and result.get("task_id") == task.task_id:
-            task.status = result.get("status", "succeeded")
-            task.reason = result.get("reason", "")
+        result = _marker(folder / "result.json", task.task_id)
+        failure = None if result is not None else _marker(folder / "failure.json", task.task_id)
+        marker = result or failure
+        if marker is not None:
+            task.status = marker.get("status", "succeeded" if result is not None else "failed")
+            task.reason = marker.get("reason", "")
+        if result is not None:
             for name, summary in result.get("metrics", {}).items():
                 task.metrics[name] = MetricSummary(
                     n=summary.get("n", 0), median=summary.get("median"), mean=summary.get("mean"),
                     min=summary.get("min"), max=summary.get("max"), unit=summary.get("unit", ""),
                     higher_is_better=summary.get("direction") == "higher", stderr=summary.get("stderr"))
             task.samples = _samples(result)
-        else:
-            try:
-                failure = _read_json(folder / "failure.json")
-            except (OSError, ValueError):
-                pass
-            if failure is not None and failure.get("task_id") == task.task_id:
-                task.status = failure.get("status", "failed")
-                task.reason = failure.get("reason", "")
         tasks.append(task)
     return Results(out=out, name=plan.get("name", ""), axes=axes, tasks=tasks)

@@ -72,11 +72,7 @@ int import_command(const ImportOptions& options) {
     nlohmann::ordered_json value = {{"name", count == 1 ? benchmark.name : fmt::format("{} #{}", benchmark.name, count)},
                                     {"original", benchmark.name}};
     for (const auto& [name, parameter] : benchmark.parameters) {
-      bool identifier = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) != 0 || name[0] == '_') &&
-                        std::all_of(name.begin(), name.end(), [](char c) {
-                          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-                        });
-      if (name != "name" && name != "original" && identifier) {
+      if (name != "name" && name != "original" && is_identifier(name)) {
         value[name] = parameter;
       }
     }

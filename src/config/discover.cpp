@@ -245,11 +245,7 @@ void insert_name(NameTrie& root, const std::string& name, const SourceConfig& so
                                                        : split_part(parts[i], positional, source);
     const std::string& axis = named.first;
     const std::string& value = named.second;
-    bool identifier = !axis.empty() && (std::isalpha(static_cast<unsigned char>(axis[0])) != 0 || axis[0] == '_') &&
-                      std::all_of(axis.begin(), axis.end(), [](char c) {
-                        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-                      });
-    if (!identifier) {
+    if (!is_identifier(axis)) {
       throw UserError(source.location, fmt::format("source.split: '{}' in the benchmark {} cannot name an axis; use "
                                                    "split: false",
                                                    printable(axis, 40), printable(name, 120)));

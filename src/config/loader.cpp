@@ -47,18 +47,6 @@ std::string describe_kind(const YAML::Node& node) {
   }
 }
 
-bool is_identifier(const std::string& name, bool allow_dash) {
-  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
-    return false;
-  }
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (allow_dash && c == '-'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Levenshtein distance, for "did you mean" hints on unknown keys.
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);

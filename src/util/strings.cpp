@@ -1,5 +1,7 @@
 #include "util/strings.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace bm {
@@ -37,6 +39,18 @@ std::string_view trim(std::string_view text) {
   }
   size_t last = text.find_last_not_of(space);
   return text.substr(first, last - first + 1);
+}
+
+bool is_identifier(std::string_view name, bool allow_dash) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (allow_dash && c == '-'))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool ends_with(std::string_view text, std::string_view suffix) {

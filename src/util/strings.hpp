@@ -11,6 +11,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 std::string_view trim(std::string_view text);
 bool starts_with(std::string_view text, std::string_view prefix);
 bool ends_with(std::string_view text, std::string_view suffix);
+// A letter or '_', then letters, digits and '_' (and '-' when allowed): a name for an axis, a
+// field, an environment variable.
+bool is_identifier(std::string_view name, bool allow_dash = false);
 
 // Shell glob over a whole string: '*' any run, '?' one character, no classes.
 bool glob_match(std::string_view pattern, std::string_view text);
