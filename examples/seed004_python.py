@@ -61,7 +61,8 @@ def make_mock_benchmark(subset):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    executor = BenchmarkExecutor(gpu_ids=[0, 1], max_concurrent_runs=4, base_result_dir=sys.argv[1])
+    executor = BenchmarkExecutor(gpu_ids=[0, 1], max_concurrent_runs=4, base_result_dir=sys.argv[1],
+                                 higher_is_better=["accuracy"])
     results = executor.run_benchmark_matrix(
         model_names=["microsoft/Phi-4-mini-instruct", "meta-llama/Llama-3.1-8B-Instruct"],
         sparse_attention_configs=[("dense", None), ("streaming", StreamingConfig())],

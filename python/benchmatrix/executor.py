@@ -14,11 +14,12 @@ import hashlib
 import json
 import os
 import pickle
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ._run import run
 from .results import load
@@ -152,7 +153,8 @@ class BenchmarkExecutor:
     """Runs model x sparse attention config x benchmark x subset on GPUs, one process per stub."""
 
     def __init__(self, gpu_ids: List[int], max_concurrent_runs: int, base_result_dir: str = "./benchmark_results",
-                 *, progress=True, validate_gpu: Optional[Callable[[int, str], bool]] = None, extra_args=()):
+                 *, progress=True, validate_gpu: Optional[Callable[[int, str], bool]] = None,
+                 higher_is_better: Sequence[str] = (), extra_args=()):
         if not gpu_ids:
             raise ValueError("gpu_ids: at least one GPU id")
         if max_concurrent_runs < 1:
@@ -167,6 +169,11 @@ class BenchmarkExecutor:
         if validate_gpu is not None:
             _factory_location(validate_gpu)  # importable by the worker, or an error now
         self.validate_gpu = validate_gpu
+        # The metrics of metrics.json that are better higher (accuracy, scores); the others are
+        # better lower, as times are. Statistics, verdicts and the report's "best" follow it.
+        if isinstance(higher_is_better, str):
+            raise TypeError("higher_is_better: a list of metric names")
+        self.higher_is_better = list(higher_is_better)
         self.extra_args = list(extra_args)
 
     def _payload(self, directory, value):
@@ -178,6 +185,26 @@ class BenchmarkExecutor:
             temporary.write_bytes(pickle.dumps(value))
             os.replace(temporary, path)
         return key
+
+    @staticmethod
+    def _launcher(support, payloads):
+        """`<support>/bin/benchmatrix-worker`: this interpreter running the worker with this package
+        and the support folder, rewritten by every run_benchmark_matrix."""
+        package = str(Path(__file__).resolve().parent.parent)
+        script = ("#!/bin/sh\n"
+                  "# Written by benchmatrix.BenchmarkExecutor: the interpreter and paths of its last caller.\n"
+                  f"PYTHONPATH={shlex.quote(package)}${{PYTHONPATH:+:$PYTHONPATH}}\n"
+                  "export PYTHONPATH\n"
+                  f"exec {shlex.quote(sys.executable)} -m benchmatrix.worker "
+                  f"--registry {shlex.quote(str(support / 'registry.json'))} "
+                  f"--payloads {shlex.quote(str(payloads))} \"$@\"\n")
+        path = support / "bin" / "benchmatrix-worker"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(script, encoding="utf-8")
+        temporary.chmod(0o755)
+        os.replace(temporary, path)
+        return path
 
     def run_benchmark_matrix(self, model_names: List[str], sparse_attention_configs: List[Tuple[str, Any]],
                              benchmark_configs: List[BenchmarkConfig], adapter_config: AdapterConfig,
@@ -196,6 +223,8 @@ class BenchmarkExecutor:
         payloads = support / "payloads"
         registry = {"benchmarks": {name: _factory_location(f) for name, f in _BENCHMARKS.items()},
                     "adapters": {name: _factory_location(f) for name, f in _ADAPTERS.items()}}
+        if self.validate_gpu is not None:
+            registry["validate_gpu"] = _factory_location(self.validate_gpu)
         main = getattr(sys.modules.get("__main__"), "__file__", None)
         if main:
             registry["main_script"] = str(Path(main).resolve())  # for classes pickled as __main__.X
@@ -210,22 +239,21 @@ class BenchmarkExecutor:
                 benchmarks.append({"name": benchmark.benchmark_name, "matrix": {"subset": list(benchmark.subsets)}})
             else:
                 benchmarks.append(benchmark.benchmark_name)
+        launcher = self._launcher(support, payloads)
         config = {
             "name": "benchmark_matrix",
-            "command": [sys.executable, "-m", "benchmatrix.worker", "--registry", str(support / "registry.json"),
-                        "--payloads", str(payloads), "--model", "{model}", "--config-name", "{config}",
+            # Only what a stub is: the interpreter, the package and the support folder are found
+            # through the launcher on PATH, so a new venv or a moved folder does not run it again.
+            "command": [launcher.name, "--model", "{model}", "--config-name", "{config}",
                         "--config-key", "{config.key}", "--benchmark", "{benchmark}",
                         "--adapter-key", adapter_key, "--generation-key", generation_key],
             "matrix": {"model": list(model_names), "config": configs, "benchmark": benchmarks},
             "task": {"gpus": 1},
             "resources": {"gpus": self.gpu_ids, "max_concurrent": self.max_concurrent_runs},
-            "env": {"PYTHONPATH": os.pathsep.join(p for p in [str(Path(__file__).resolve().parent.parent),
-                                                                 os.environ.get("PYTHONPATH", "")] if p)},
+            "metrics_file": {"path": "metrics.json", "higher_is_better": self.higher_is_better},
         }
         if self.validate_gpu is not None:
-            check = [sys.executable, "-m", "benchmatrix.worker", "--validate-gpu",
-                     json.dumps(_factory_location(self.validate_gpu)), str(support / "registry.json")]
-            config["resources"]["gpu_check"] = check + [str(model) for model in model_names]
+            config["resources"]["gpu_check"] = [launcher.name, "--validate-gpu", *map(str, model_names)]
         if any(benchmark.subsets for benchmark in benchmark_configs):
             # {subset} exists only when some benchmark has subsets (empty under those without).
             config["command"] += ["--subset", "{subset}"]
@@ -235,7 +263,9 @@ class BenchmarkExecutor:
         for path, status in before.items():
             if status == "succeeded":
                 print(f"Skipping {path} - results exist", flush=True)
-        results = run(config, self.base_result_dir, progress=self.progress, args=self.extra_args)
+        path = os.pathsep.join(p for p in [str(launcher.parent), os.environ.get("PATH", "")] if p)
+        results = run(config, self.base_result_dir, progress=self.progress, args=self.extra_args, env={"PATH": path},
+                      config_file=support / "config.json")
         stubs = {}
         individual, failed = [], []
         by_config = dict(sparse_attention_configs)

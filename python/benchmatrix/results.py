@@ -48,7 +48,8 @@ class Results:
         return [task for task in self.tasks if task.status == "succeeded"]
 
     def to_dataframe(self):
-        """One row per task and metric (axes, metric, n, median, mean, min, max, unit); needs pandas."""
+        """One row per task and metric (axes, task_id, status, metric, n, median, mean, min, max, unit,
+        higher_is_better); needs pandas."""
         try:
             import pandas
         except ImportError:
@@ -59,7 +60,8 @@ class Results:
             for metric, summary in task.metrics.items():
                 rows.append({**task.axes, "task_id": task.task_id, "status": task.status, "metric": metric,
                              "n": summary.n, "median": summary.median, "mean": summary.mean, "min": summary.min,
-                             "max": summary.max, "unit": summary.unit})
+                             "max": summary.max, "unit": summary.unit,
+                             "higher_is_better": summary.higher_is_better})
         return pandas.DataFrame(rows)
 
 

@@ -1,4 +1,5 @@
-"""One stub of BenchmarkExecutor, in a process of its own: `python -m benchmatrix.worker ...`.
+"""One stub of BenchmarkExecutor, in a process of its own: `python -m benchmatrix.worker ...`,
+started through the launcher BenchmarkExecutor writes (`<base_result_dir>.python/bin/benchmatrix-worker`).
 
 The engine started this process with CUDA_VISIBLE_DEVICES already set to the GPUs it was given;
 the user's code (the registry's modules) is imported only here, after that.
@@ -58,14 +59,17 @@ def _payload(directory, key, script=None):
         return _Unpickler(file, script).load()
 
 
-def validate(argv):
-    """`--validate-gpu LOCATION REGISTRY MODEL...`: the engine's per-GPU check, with one GPU visible."""
-    location, registry_path, models = json.loads(argv[0]), argv[1], argv[2:]
-    registry = json.loads(Path(registry_path).read_text(encoding="utf-8"))
-    for entry in [*registry["adapters"].values(), *registry["benchmarks"].values()]:
-        if entry.get("path") and entry["path"] not in sys.path:
-            sys.path.append(entry["path"])
-    check = _load_factory(location)
+def _import_paths(registry):
+    """The folders the user's modules were imported from, after the environment's own entries."""
+    for location in [*registry["adapters"].values(), *registry["benchmarks"].values()]:
+        if location.get("path") and location["path"] not in sys.path:
+            sys.path.append(location["path"])
+
+
+def validate(registry, models):
+    """`--validate-gpu MODEL...`: the engine's per-GPU check, run with one GPU visible."""
+    _import_paths(registry)
+    check = _load_factory(registry["validate_gpu"])
     gpu = int(os.environ["BENCHMATRIX_GPUS"])
     for model in models:
         if not check(gpu, model):
@@ -75,29 +79,31 @@ def validate(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--validate-gpu"]:
-        return validate(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmatrix.worker")
     parser.add_argument("--registry", required=True)
     parser.add_argument("--payloads", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--config-name", required=True)
-    parser.add_argument("--config-key", required=True)
-    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--validate-gpu", nargs="+", metavar="MODEL")
+    parser.add_argument("--model")
+    parser.add_argument("--config-name")
+    parser.add_argument("--config-key")
+    parser.add_argument("--benchmark")
     parser.add_argument("--subset", default="")
-    parser.add_argument("--adapter-key", required=True)
-    parser.add_argument("--generation-key", required=True)
-    args = parser.parse_args(argv)
+    parser.add_argument("--adapter-key")
+    parser.add_argument("--generation-key")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     registry = json.loads(Path(args.registry).read_text(encoding="utf-8"))
+    if args.validate_gpu:
+        return validate(registry, args.validate_gpu)
+    missing = [name for name in ("model", "config_name", "config_key", "benchmark", "adapter_key", "generation_key")
+               if getattr(args, name) is None]
+    if missing:
+        parser.error("missing " + ", ".join("--" + name.replace("_", "-") for name in missing))
     script = registry.get("main_script")
     adapter_config = _payload(args.payloads, args.adapter_key, script)
     # The user's modules first: the pickled configs may be instances of their classes.
     make_adapter = _load_factory(registry["adapters"][adapter_config.adapter_name])
     make_benchmark = _load_factory(registry["benchmarks"][args.benchmark])
-    for location in [*registry["adapters"].values(), *registry["benchmarks"].values()]:
-        if location.get("path") and location["path"] not in sys.path:
-            sys.path.append(location["path"])
+    _import_paths(registry)
     sparse_config = _payload(args.payloads, args.config_key, script)
     generation_kwargs = _payload(args.payloads, args.generation_key, script)
     result_dir = os.environ["BENCHMATRIX_RESULT_DIR"]
