@@ -163,8 +163,9 @@ def test_a_stubs_identity_leaves_out_the_interpreter_and_where_the_package_lies(
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     source = tmp_path / "python"   # a copy: pip builds in the folder it is given
     subprocess.run(["cp", "-r", str(root / "python"), str(source)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--no-build-isolation", str(source)],
-                   check=True, capture_output=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--no-build-isolation",
+                          str(source)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     second = subprocess.run([str(venv / "bin" / "python"), str(script), str(out)], env=env, capture_output=True,
                             text=True)
