@@ -436,6 +436,15 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
     m_waiting_for_descriptors.push_back(spec);
     return;
   }
+  if ((spawned.error_number == EMFILE || spawned.error_number == ENFILE) && m_descriptor_waits[spec.token]++ < 40) {
+    // No process of ours holds any: another thread's (the monitor reading /proc) are in use for
+    // a moment. Try again shortly, for up to two seconds.
+    m_delayed.emplace_back(Clock::now() + std::chrono::milliseconds(50), spec);
+    return;
+  }
+  if (!m_descriptor_waits.empty()) {
+    m_descriptor_waits.erase(spec.token);
+  }
   if (!spawned.error.empty()) {
     queue_start_failure(spec.token, std::move(spawned.error));
     return;
@@ -479,6 +488,44 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
                      child.cgroup ? child.cgroup->dirs : k_none);
   }
   m_children.emplace(child.pid, std::move(child));
+}
+
+namespace {
+
+// Whether an interrupt signal is pending for this process (blocked, not yet read).
+bool interrupt_pending() {
+  sigset_t pending;
+  if (sigpending(&pending) != 0) {
+    return false;
+  }
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) {
+    if (sigismember(&pending, signal) == 1) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+bool LocalExecutor::stopped_with_us(const ProcessResult& result) const {
+  auto stop = [](int signal) { return signal == SIGTERM || signal == SIGINT || signal == SIGHUP || signal == SIGKILL; };
+  bool by_signal = result.term_signal > 0 ? stop(result.term_signal)
+                                          : result.exit_code > 128 && stop(result.exit_code - 128);
+  if (!by_signal || result.timed_out || !result.start_error.empty()) {
+    return false;
+  }
+  // Ours read a moment ago, or still to come: the sender signals one process after another.
+  if (m_last_interrupt && Clock::now() - *m_last_interrupt < std::chrono::seconds(2)) {
+    return true;
+  }
+  for (int i = 0; i < 20; ++i) {
+    if (interrupt_pending()) {
+      return true;
+    }
+    ::usleep(5000);
+  }
+  return false;
 }
 
 ExecutorEvent LocalExecutor::wait() {
@@ -614,6 +661,7 @@ void LocalExecutor::read_signals(Clock::time_point seen) {
       event.kind = ExecutorEvent::Kind::Interrupted;
       event.signal = signal;
       m_ready.push_back(std::move(event));
+      m_last_interrupt = seen;
     }
   }
   if (child_changed) {
@@ -697,6 +745,11 @@ void LocalExecutor::finish_if_exited(pid_t pid, Clock::time_point seen) {
     }
   }
   result.wall_seconds = std::chrono::duration<double>(result.ended - result.started).count();
+  if (!result.interrupted && stopped_with_us(result)) {
+    // Killed by the same stop request that benchmatrix got: a scheduler's scancel, or a service
+    // manager stopping the whole cgroup, signals every process at once. Interrupted, not failed.
+    result.interrupted = true;
+  }
   m_ready.push_back(std::move(event));
   m_children.erase(it);  // closing the pidfd also takes it out of the epoll set
   if (!m_waiting_for_descriptors.empty()) {

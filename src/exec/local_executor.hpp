@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <unordered_map>
 #include <vector>
 #include <optional>
 #include <signal.h>
@@ -78,6 +79,8 @@ private:
   void read_output(std::uint64_t key);
   void read_signals(Clock::time_point seen);
   void finish_if_exited(pid_t pid, Clock::time_point seen);
+  // Whether a process that died of a stop signal got it together with benchmatrix (see finish_if_exited).
+  bool stopped_with_us(const ProcessResult& result) const;
   void enforce_deadlines(Clock::time_point now);
   int epoll_timeout_ms(Clock::time_point now) const;
 
@@ -85,6 +88,8 @@ private:
   ExitWatch m_exit_watch;
   UniqueFd m_epoll;
   UniqueFd m_signals;   // signalfd: interrupts, and SIGCHLD under ExitWatch::Sigchld
+  std::optional<Clock::time_point> m_last_interrupt;  // when an interrupt signal was last read
+  std::unordered_map<std::uint64_t, int> m_descriptor_waits;  // starts put off for lack of descriptors, by token
   UniqueFd m_dev_null;  // stdin of every child, and its output when no path is given
   std::map<pid_t, Child> m_children;
   std::vector<std::pair<Clock::time_point, ProcessSpec>> m_delayed;  // cool-downs: started when due

@@ -22,6 +22,7 @@ sigset_t interrupt_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGPIPE);
+  sigaddset(&set, SIGUSR2);
   return set;
 }
 
@@ -66,7 +67,7 @@ std::optional<int> pending_interrupt() {
   }
   sigset_t interrupts = interrupt_signals();
   bool any = false;
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR2}) {
     any = any || (sigismember(&pending, signal) == 1 && is_blocked(signal));
   }
   if (!any) {

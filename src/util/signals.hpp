@@ -10,9 +10,10 @@
 
 namespace bm {
 
-// SIGINT, SIGTERM, SIGHUP and SIGPIPE: the signals that ask benchmatrix to stop. SIGPIPE comes
-// when its output was a pipe whose reader has gone (`benchmatrix run ... | head -1`): benchmatrix
-// then stops as for Ctrl-C, rather than die and leave its tasks running.
+// SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGUSR2: the signals that ask benchmatrix to stop. SIGPIPE
+// comes when its output was a pipe whose reader has gone (`benchmatrix run ... | head -1`):
+// benchmatrix then stops as for Ctrl-C, rather than die and leave its tasks running. SIGUSR2 is
+// SLURM's warning before a preemption or the time limit (sbatch --signal=B:USR2@90).
 sigset_t interrupt_signals();
 
 // Whether `signal` is blocked in the calling thread's mask.
