@@ -6,9 +6,11 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include <boost/math/distributions/normal.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "stats/correction.hpp"
 #include "stats/tests.hpp"
@@ -393,6 +395,10 @@ void side_flags(Comparison& c, const TaskSamples& base, const TaskSamples& task,
   if (!task.disturbed.empty()) {
     c.flags.push_back("disturbed: " + task.disturbed);
   }
+  if (!base.node_type.empty() && !task.node_type.empty() && base.node_type != task.node_type) {
+    c.flags.push_back(fmt::format("BASE and NEW ran on different node types ({} vs {}): a difference may be the "
+                                  "machine's", base.node_type, task.node_type));
+  }
   if (across_folders && !base.executables.empty() && !task.executables.empty()) {
     c.flags.push_back(base.executables == task.executables
                           ? "BASE and NEW ran byte-identical executables: a difference is the machine's, not the code's"
@@ -544,6 +550,19 @@ Analysis analyze(const ResultsTree& tree, const AnalysisSettings& settings) {
       stats.metrics.push_back(metric_stats(metric, task.samples.at(metric), metric_info(task.info, metric), settings));
     }
     analysis.tasks.push_back(std::move(stats));
+  }
+  // Tasks measured on different kinds of machine (a cluster's partitions) are not comparable as
+  // they stand: said once here, and on each comparison that crosses them.
+  std::set<std::string> node_types;
+  for (const auto& task : tree.tasks) {
+    if (!task.node_type.empty()) {
+      node_types.insert(task.node_type);
+    }
+  }
+  if (node_types.size() > 1) {
+    analysis.warnings.push_back(fmt::format("the tasks ran on {} node types ({}): a comparison across them measures the "
+                                            "machines as much as the variants",
+                                            node_types.size(), fmt::join(node_types, "; ")));
   }
   // Disturbed runs are said where the numbers are read, with the figure (the first ten by name).
   std::size_t disturbed = 0;

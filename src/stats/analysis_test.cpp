@@ -87,6 +87,22 @@ TEST(Verdicts, TheRuleFollowsTheIntervalAndNeverContradictsIt) {
   EXPECT_EQ(analysis.comparisons.front().verdict, Verdict::Regressed);
 }
 
+TEST(Verdicts, AComparisonAcrossNodeTypesSaysSo) {
+  TaskSamples base = task_of("base", lognormal(1.0, 0.01, 10, 1));
+  TaskSamples same = task_of("same", lognormal(1.0, 0.01, 10, 2));
+  TaskSamples other = task_of("other", lognormal(1.0, 0.01, 10, 3));
+  base.node_type = same.node_type = "AMD EPYC + NVIDIA H200";
+  other.node_type = "Intel Xeon + NVIDIA A100";
+  Analysis analysis = compare({base, same, other});
+  auto crossed = [](const Comparison& c) {
+    return std::any_of(c.flags.begin(), c.flags.end(), [](const std::string& f) { return f.find("node types") != std::string::npos; });
+  };
+  EXPECT_FALSE(crossed(find(analysis, "build=same")));
+  EXPECT_TRUE(crossed(find(analysis, "build=other")));
+  EXPECT_TRUE(std::any_of(analysis.warnings.begin(), analysis.warnings.end(),
+                          [](const std::string& w) { return w.find("ran on 2 node types") != std::string::npos; }));
+}
+
 TEST(Verdicts, FailedMissingAndTimedOutTasksAreBucketsOfTheirOwn) {
   ResultsTree tree;
   tree.tasks = {task_of("base", lognormal(1, 0.01, 10, 1)), task_of("same", lognormal(1, 0.001, 10, 2))};

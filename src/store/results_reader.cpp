@@ -100,6 +100,14 @@ TaskSamples task_samples(const nlohmann::json& result, const std::string& path,
   if (auto context = result.find("context"); context != result.end() && context->is_object()) {
     task.machine = fmt::format("{} / {} / {}", context->value("host", "?"), context->value("cpu_model", "?"),
                                context->value("kernel", "?"));
+    task.node_type = context->value("cpu_model", "?");
+    if (auto gpus = context->find("gpus"); gpus != context->end() && gpus->is_array()) {
+      for (const auto& gpu : *gpus) {
+        if (gpu.is_object()) {
+          task.node_type += " + " + gpu.value("name", "GPU");
+        }
+      }
+    }
   }
   if (auto programs = result.find("executables"); programs != result.end() && programs->is_array()) {
     for (const auto& program : *programs) {

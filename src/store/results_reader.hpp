@@ -29,6 +29,7 @@ struct TaskSamples {
   std::string disturbed;                                 // why its measured runs count as disturbed
   std::vector<std::pair<std::string, std::string>> executables;  // path, content hash
   std::string machine;                                   // "host / CPU model / kernel" of its last attempt
+  std::string node_type;                                 // "CPU model + GPU models": what makes timings comparable
   std::vector<std::string> command;                      // its rendered argv (a shell script: sh -c SCRIPT)
 
   std::string label() const;                               // "algo=std_sort n=1000"
