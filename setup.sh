@@ -11,6 +11,7 @@ packages=(
   python3 time procps mount clang libclang-rt-14-dev
   chromium chromium-driver python3-selenium python3-pytest tmux librsvg2-bin
   python3-venv python3-setuptools python3-wheel python3-pandas python3-tqdm
+  slurm-wlm munge
 )
 # Node.js and npm build the report's front end; any installed ones will do (a newer Node.js from
 # elsewhere ships its own npm, which Debian's npm package would conflict with).

@@ -41,6 +41,8 @@ struct StepRecord {
 
   nlohmann::json to_json() const;   // for execution_summary.json (the output goes to NAME.log)
 };
+// Writes a step's NAME.log and NAME.json into the run's folder.
+void write_step(const std::filesystem::path& run_dir, const StepRecord& record);
 // What a run does around its plan: the `before:` step that ran ahead of discovery, and where the
 // run's folder is, for the `after:` step's record.
 struct RunSteps {
@@ -52,6 +54,21 @@ struct RunSteps {
 // step, even when the run failed or was interrupted.
 int run_config(Config config, const RunOptions& options);
 int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps = nullptr);
+// The plan's tasks at these folders (below OUT/tasks), which must still have these ids; UserError
+// naming those it no longer plans as they were.
+std::vector<std::size_t> tasks_by_path(const Plan& plan, const std::vector<std::string>& paths,
+                                       const std::vector<std::string>& ids);
+// After a run: the statistics and reports over OUT (the tasks outside `selected` that never ran are
+// not missing), the --export-* files and the gate. Returns the run's exit code (`failed`: some
+// task failed or the run stopped early).
+int report_finished_run(const Plan& plan, const std::filesystem::path& out, const std::vector<std::size_t>& selected,
+                        const RunOptions& options, bool failed);
+// A program that does not exist is one error before anything runs (UserError).
+void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks);
+// `--executor slurm`: the plan's tasks as SLURM job arrays (cli/slurm_command.cpp).
+int run_on_slurm(const Plan& plan, const RunOptions& options, RunSteps* steps);
+// `benchmatrix worker`: one element of such an array, on its compute node.
+int worker_command(const WorkerOptions& options);
 int report_command(const ReportOptions& options);
 int import_command(const ImportOptions& options);
 int compare_command(const CompareOptions& options);

@@ -351,6 +351,8 @@ int main_entry(int argc, char** argv) {
       return compare_command(command_line.compare);
     case CommandLine::Command::Import:
       return import_command(command_line.import);
+    case CommandLine::Command::Worker:
+      return worker_command(command_line.worker);
     case CommandLine::Command::Version:
       if (command_line.version_json) {
         say(stdout, "{}\n", nlohmann::json{{"version", BENCHMATRIX_VERSION},

@@ -25,7 +25,9 @@ void add_run_options(CLI::App& command, RunOptions& options) {
                      "more and lets running tasks finish; now also ends the running ones")
       ->check(CLI::IsMember({"never", "soon", "now"}));
   command.add_option("--timeout", options.timeout, "Time limit per process, e.g. 30s (replaces task.timeout)");
-  command.add_option("--executor", options.executor, "local (slurm comes later)");
+  command.add_option("--executor", options.executor,
+                     "local (default), or slurm: tasks go to the cluster as job arrays (replaces `executor:`)")
+      ->check(CLI::IsMember({"local", "slurm"}));
   command.add_flag("-n,--dry-run", options.dry_run, "Show what would run; start and write nothing");
   command.add_flag("--oversubscribe", options.oversubscribe,
                    "Allow more slots than cores, unpinned (throughput only: timings are not comparable)");
@@ -195,6 +197,13 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
                                                "events stream (what a client such as the Python package checks)");
   version->add_flag("--json", out.version_json, "As one JSON object");
 
+  auto* worker = app.add_subcommand("worker", "Run one element of a cluster run (what `run --executor slurm` submits "
+                                             "to each array element; not run by hand)");
+  worker->add_option("--submission", out.worker.submission, "The array's submission file (OUT/runs/<run>/slurm/array-N.json)")
+      ->required();
+  worker->add_option("--element", out.worker.element, "The element's index (default: $SLURM_ARRAY_TASK_ID)")
+      ->check(CLI::Range(0L, 100000000L));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -230,6 +239,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
     out.command = CommandLine::Command::Import;
   } else if (version->parsed()) {
     out.command = CommandLine::Command::Version;
+  } else if (worker->parsed()) {
+    out.command = CommandLine::Command::Worker;
   }
   return std::nullopt;
 }

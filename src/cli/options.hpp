@@ -2,9 +2,19 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bm {
+
+// One element of a cluster run, as `benchmatrix worker` runs it on a compute node: exactly these
+// tasks, into the driver's OUT, journaling into the element's own folder.
+struct ElementRun {
+  std::vector<std::string> paths;             // the tasks' folders below OUT/tasks (unique, unlike ids)
+  std::vector<std::string> ids;               // the ids they had when submitted, in the same order
+  std::string run_dir;                        // below OUT: runs/<run>/elements/<job>_<index>
+  std::vector<std::pair<std::string, std::string>> context;  // node, job and array ids, for each result
+};
 
 // Options shared by `run` and `exec`, as given on the command line (validated by the command).
 struct RunOptions {
@@ -37,6 +47,12 @@ struct RunOptions {
   std::optional<std::string> export_markdown;
   std::optional<std::string> export_hyperfine;
   bool hyperfine_summary = false;    // exec: each task as hyperfine prints it, and "ran N times faster"
+  std::optional<ElementRun> element;  // set by `worker` alone
+};
+
+struct WorkerOptions {
+  std::string submission;              // runs/<run>/slurm/array-N.json
+  std::optional<long> element;         // default: SLURM_ARRAY_TASK_ID
 };
 
 struct ListOptions {
@@ -123,7 +139,7 @@ struct CompareOptions {
 
 // The parsed command line: which command, and its options.
 struct CommandLine {
-  enum class Command { None, Run, List, Topology, Exec, Report, Compare, Import, Version };
+  enum class Command { None, Run, List, Topology, Exec, Report, Compare, Import, Version, Worker };
   Command command = Command::None;
   std::string config;
   RunOptions run;
@@ -133,6 +149,7 @@ struct CommandLine {
   ReportOptions report;
   CompareOptions compare;
   ImportOptions import;
+  WorkerOptions worker;
   bool version_json = false;
 };
 

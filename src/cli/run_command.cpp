@@ -76,6 +76,29 @@ std::vector<std::size_t> select_tasks(const Plan& plan, const std::string& filte
   return selected;
 }
 
+std::vector<std::size_t> tasks_by_path(const Plan& plan, const std::vector<std::string>& paths,
+                                       const std::vector<std::string>& ids) {
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t task = 0; task < plan.size(); ++task) {
+    index.emplace(plan.relative_path(task), task);
+  }
+  std::vector<std::size_t> tasks;
+  std::vector<std::string> changed;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto found = index.find(paths[i]);
+    if (found == index.end() || (i < ids.size() && plan.task_id(found->second) != ids[i])) {
+      changed.push_back(paths[i]);
+    } else {
+      tasks.push_back(found->second);
+    }
+  }
+  if (!changed.empty()) {
+    throw UserError(fmt::format("the config no longer plans {} as it did when the run was submitted (it changed since)",
+                                join(changed, ", ")));
+  }
+  return tasks;
+}
+
 namespace {
 
 std::vector<int> parse_gpu_list(const std::string& text) {
@@ -100,9 +123,12 @@ ResourceOptions resource_options(const Plan& plan, const RunOptions& options) {
   resources.parallel = options.parallel;
   resources.oversubscribe = options.oversubscribe;
   resources.slot_names = config.parallel_names;
-  resources.gpus = options.gpus ? parse_gpu_list(*options.gpus) : config.resources.gpus;
+  // A cluster element has the GPUs SLURM gave it, or none: never the config's list of this machine's.
+  resources.gpus = options.gpus      ? parse_gpu_list(*options.gpus)
+                   : options.element ? std::vector<int>{}
+                                     : config.resources.gpus;
   resources.per_gpu = options.per_gpu.value_or(config.resources.per_gpu);
-  resources.max_concurrent = options.per_gpu ? std::nullopt : config.resources.max_concurrent;
+  resources.max_concurrent = options.per_gpu || options.element ? std::nullopt : config.resources.max_concurrent;
   resources.cpu_tasks = false;
   for (std::size_t task = 0; task < plan.size(); ++task) {
     ResolvedSettings settings = plan.settings(task);
@@ -407,6 +433,14 @@ void check_programs(const Plan& plan, const std::vector<std::size_t>& tasks) {
   throw UserError(where, fmt::format("command not found before anything ran: {}", join(lines, "; ")));
 }
 
+void write_step(const std::filesystem::path& run_dir, const StepRecord& record) {
+  if (run_dir.empty()) {
+    return;
+  }
+  write_file_atomic(run_dir / (record.name + ".log"), record.output);
+  write_file_atomic(run_dir / (record.name + ".json"), record.to_json().dump(2) + "\n");
+}
+
 nlohmann::json StepRecord::to_json() const {
   return {{"command", argv}, {"started", started}, {"seconds", seconds}, {"outcome", outcome}, {"log", name + ".log"}};
 }
@@ -450,14 +484,6 @@ std::string output_tail(const std::string& output, std::size_t lines) {
     tail += "\n  | " + printable(all[i], 300);
   }
   return tail;
-}
-
-void write_step(const std::filesystem::path& run_dir, const StepRecord& record) {
-  if (run_dir.empty()) {
-    return;
-  }
-  write_file_atomic(run_dir / (record.name + ".log"), record.output);
-  write_file_atomic(run_dir / (record.name + ".json"), record.to_json().dump(2) + "\n");
 }
 
 // The `after:` step: once, whatever happened before it. A failed one turns a clean exit into 1.
@@ -531,10 +557,14 @@ int run_config(Config config, const RunOptions& options) {
 
 int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   const Config& config = plan.config();
-  if (!options.executor.empty() && options.executor != "local") {
-    throw UserError(options.executor == "slurm"
-                        ? "--executor slurm is not available in this version of benchmatrix yet; use local"
-                        : fmt::format("--executor: expected local or slurm, found '{}'", options.executor));
+  if (options.gate && config.analysis.baseline_axis.empty()) {
+    throw UserError(SourceLocation{config.file, 0, 0},
+                    "--gate: the config compares nothing; set analysis.baseline (e.g. {build: base}) to gate on the "
+                    "comparisons of each value of that axis with it");
+  }
+  std::string executor_name = options.executor.empty() ? config.executor : options.executor;
+  if (executor_name == "slurm" && !options.element) {
+    return run_on_slurm(plan, options, steps);
   }
   std::optional<std::chrono::nanoseconds> timeout;
   if (options.timeout) {
@@ -544,13 +574,9 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
                                   *options.timeout));
     }
   }
-  bool gate = options.gate || config.analysis.gate;
-  if (options.gate && config.analysis.baseline_axis.empty()) {
-    throw UserError(SourceLocation{config.file, 0, 0},
-                    "--gate: the config compares nothing; set analysis.baseline (e.g. {build: base}) to gate on the "
-                    "comparisons of each value of that axis with it");
-  }
-  std::vector<std::size_t> selected = select_tasks(plan, options.filter);
+  std::vector<std::size_t> selected =
+      options.element ? tasks_by_path(plan, options.element->paths, options.element->ids)
+                      : select_tasks(plan, options.filter);
   Topology topology = detect_topology();
   ResourceOptions resources = resource_options(plan, options);
   // GPUs asked for must exist; without NVML the listed ids are trusted, and that is said once.
@@ -630,7 +656,8 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
     ResolvedSettings settings = plan.settings(task);
     needs_cgroups = needs_cgroups || settings.memory > 0 || settings.pids > 0;
   }
-  if (needs_cgroups && !cgroups) {
+  // On a cluster the element's --mem is the scheduler's to enforce.
+  if (needs_cgroups && !cgroups && !options.element) {
     throw UserError("task.memory and task.pids are enforced with cgroups, which cannot be used here" +
                     (isolation_notice.empty() ? std::string(" (--isolation none)") : ": " + isolation_notice));
   }
@@ -659,11 +686,19 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
     }
   }
   store.set_durable(options.durability != "off");
-  store.open_for_run(plan, context);
-  // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
-  // its processes running: end them before new ones start beside them.
   std::unordered_map<std::string, double> durations;
-  std::size_t orphans = end_orphans(left_behind(store.processes_of_unfinished_run(&durations)));
+  std::size_t orphans = 0;
+  if (options.element) {
+    for (const auto& [name, value] : options.element->context) {
+      context[name] = value;
+    }
+    store.open_for_element(options.element->run_dir);
+  } else {
+    store.open_for_run(plan, context);
+    // A run killed part-way (SIGKILL, a crash, a reboot of the orchestrator alone) may have left
+    // its processes running: end them before new ones start beside them.
+    orphans = end_orphans(left_behind(store.processes_of_unfinished_run(&durations)));
+  }
 
   RunHeader header;
   header.planned = plan.size();
@@ -795,15 +830,25 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
                 {"not_started", summary.not_started}});
   store.commit(true);
   status.run_finished(plan, summary);
+  if (options.element) {
+    // The driver writes the statistics once every element has finished.
+    return summary.was_interrupted ? k_exit_interrupted : summary.failed > 0 ? k_exit_failed : k_exit_ok;
+  }
   if (summary.was_interrupted) {
     // Asked to stop: the statistics can wait for `benchmatrix report`.
     say(stdout, "Statistics not recomputed (interrupted); `benchmatrix report {}` does it from what is on disk\n",
         store.root().string());
     return k_exit_interrupted;
   }
+  return report_finished_run(plan, store.root(), selected, options, summary.failed > 0 || !summary.stop_reason.empty());
+}
+
+int report_finished_run(const Plan& plan, const std::filesystem::path& out, const std::vector<std::size_t>& selected,
+                        const RunOptions& options, bool failed) {
+  bool gate = options.gate || plan.config().analysis.gate;
   // The statistics and reports over everything done so far, this run's tasks and earlier ones.
   // An interrupt here ends with 130 (Interrupted): every result is already written.
-  ResultsTree tree = read_results(store.root(), true);
+  ResultsTree tree = read_results(out, true);
   // Tasks left out by --filter are not this run's business: only the selected ones count as missing.
   std::unordered_set<std::string> chosen;
   for (std::size_t task : selected) {
@@ -823,10 +868,10 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
       return k_exit_regression;
     }
     if (gate && !analysis.comparisons.empty()) {
-      say(stdout, "Gate {}: {}\n", summary.failed > 0 ? "failed (tasks failed)" : "passed", analysis.counts_line());
+      say(stdout, "Gate {}: {}\n", failed ? "failed (tasks failed)" : "passed", analysis.counts_line());
     }
   }
-  return summary.failed > 0 || !summary.stop_reason.empty() ? k_exit_failed : k_exit_ok;
+  return failed ? k_exit_failed : k_exit_ok;
 }
 
 } // namespace bm

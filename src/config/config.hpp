@@ -208,6 +208,23 @@ std::string_view to_string(SourceConfig::Kind kind);
 // The file, in the task's folder, that a Google Benchmark source makes each run write its results to.
 inline constexpr const char* k_gbench_out_file = "gbench.json";
 
+// `executor: {type: slurm, ...}`: how a run goes to a SLURM cluster (docs/CLUSTER.md).
+struct SlurmSettings {
+  std::string partition;
+  std::string account;
+  std::string qos;
+  std::optional<std::chrono::nanoseconds> time;      // per element; default: from the tasks' timeouts
+  std::vector<std::string> sbatch;                   // more sbatch flags, as written
+  std::chrono::nanoseconds element_time = std::chrono::minutes(10);  // bundling: one element's target length
+  std::optional<int> tasks_per_element;              // bundling, fixed
+  int tasks_at_once = 1;                             // tasks an element runs side by side (its local pool)
+  std::optional<int> max_running;                    // array elements running at once (--array=...%K)
+  int infra_retries = 3;                             // re-queues of a task lost to the cluster
+  std::chrono::nanoseconds poll = std::chrono::seconds(10);  // first squeue interval (grows to 8x)
+  bool gpus_per_task = false;                        // --gpus-per-task=N instead of --gres=gpu:N
+  std::string worker;                                // benchmatrix on the nodes; default: this binary
+};
+
 struct Config {
   std::string file;                         // as given by the user
   std::string directory;                    // absolute directory of the config file
@@ -238,6 +255,7 @@ struct Config {
   // a list = only those (`env: clean` or `env_inherit: [...]`), for a reproducible environment.
   std::optional<std::vector<std::string>> env_inherit;
   std::string executor = "local";
+  SlurmSettings slurm;
   std::optional<std::vector<std::string>> reports;  // `report:`; absent: every report
   AnalysisSettings analysis;
   std::string text_hash;                    // hash of the config's bytes, for plan.json

@@ -777,6 +777,84 @@ public:
     return command;
   }
 
+  // `executor: local`, `executor: slurm`, or `executor: {type: slurm, partition: ..., ...}`.
+  void executor(const YAML::Node& node, Config& config) const {
+    if (node.IsScalar()) {
+      config.executor = scalar(node, "executor");
+      if (config.executor != "local" && config.executor != "slurm") {
+        expected(node, "executor", "local or slurm (or {type: slurm, partition: ..., ...})");
+      }
+      return;
+    }
+    SlurmSettings& slurm = config.slurm;
+    config.executor = "";
+    for (const auto& [key, value] : entries(node, "executor",
+                                            {"type", "partition", "account", "qos", "time", "sbatch", "element_time",
+                                             "tasks_per_element", "tasks_at_once", "max_running", "infra_retries",
+                                             "poll", "gpu_request", "worker"})) {
+      const std::string& field = key.Scalar();
+      std::string what = "executor." + field;
+      if (field == "type") {
+        config.executor = scalar(value, what);
+        if (config.executor != "local" && config.executor != "slurm") {
+          expected(value, what, "local or slurm");
+        }
+      } else if (field == "partition") {
+        slurm.partition = name(value, what);
+      } else if (field == "account") {
+        slurm.account = name(value, what);
+      } else if (field == "qos") {
+        slurm.qos = name(value, what);
+      } else if (field == "time") {
+        slurm.time = duration(value, what);
+        if (*slurm.time < std::chrono::minutes(1)) {
+          expected(value, what, "at least 1m (SLURM counts time limits in minutes)");
+        }
+      } else if (field == "sbatch") {
+        if (!value.IsSequence()) {
+          expected(value, what, "a list of sbatch flags, such as [\"--constraint=a100\", \"--exclusive\"]");
+        }
+        for (const auto& item : value) {
+          std::string flag = name(item, what);
+          static const std::vector<std::string> k_own = {"--array", "--job-name", "--output", "--error", "--parsable",
+                                                         "--wrap", "--signal", "-a", "-J", "-o", "-e"};
+          for (const auto& own : k_own) {
+            if (flag == own || flag.starts_with(own + "=")) {
+              fail(item, fmt::format("{}: {} is set by benchmatrix (each array's elements, name and logs)", what, own));
+            }
+          }
+          slurm.sbatch.push_back(flag);
+        }
+      } else if (field == "element_time") {
+        slurm.element_time = duration(value, what);
+      } else if (field == "tasks_per_element") {
+        slurm.tasks_per_element = static_cast<int>(integer(value, what, 1, 100000));
+      } else if (field == "tasks_at_once") {
+        slurm.tasks_at_once = static_cast<int>(integer(value, what, 1, 1024));
+      } else if (field == "max_running") {
+        slurm.max_running = static_cast<int>(integer(value, what, 1, 1000000));
+      } else if (field == "infra_retries") {
+        slurm.infra_retries = static_cast<int>(integer(value, what, 0, 100));
+      } else if (field == "poll") {
+        slurm.poll = duration(value, what);
+        if (slurm.poll < std::chrono::seconds(1)) {
+          expected(value, what, "at least 1s (the controller answers every squeue)");
+        }
+      } else if (field == "gpu_request") {
+        std::string text = scalar(value, what);
+        if (text != "gres" && text != "gpus-per-task") {
+          expected(value, what, "gres (--gres=gpu:N, the default) or gpus-per-task (--gpus-per-task=N)");
+        }
+        slurm.gpus_per_task = text == "gpus-per-task";
+      } else if (field == "worker") {
+        slurm.worker = name(value, what);
+      }
+    }
+    if (config.executor.empty()) {
+      fail(node, "executor: a mapping needs `type: slurm` (or local)");
+    }
+  }
+
   MetricsFileOptions metrics_file(const YAML::Node& node) const {
     MetricsFileOptions options;
     options.location = where(node);
@@ -914,13 +992,7 @@ public:
           expected(value, "env_inherit", "all, none, or a list of variable names to keep");
         }
       } else if (field == "executor") {
-        config.executor = scalar(value, "executor");
-        if (config.executor == "slurm") {
-          fail(value, "executor: slurm is not available in this version of benchmatrix yet; use `local`");
-        }
-        if (config.executor != "local") {
-          expected(value, "executor", "local or slurm");
-        }
+        executor(value, config);
       } else if (field == "monitor") {
         if (value.IsScalar()) {
           config.monitor.enabled = boolean(value, "monitor");

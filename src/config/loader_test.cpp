@@ -120,7 +120,12 @@ TEST(Loader, ErrorsSayWhereWhatWasExpectedAndWhatWasFound) {
   expect_error("name: t\n", "c.yaml:1:1", "`command` is missing");
   expect_error("name: t\ncommand: [x]\nenv: {1BAD: x}\n", "c.yaml:3:7", "not a valid environment variable name");
   expect_error("name: t\ncommand: [x]\nenv: {BENCHMATRIX_SLOT: x}\n", "c.yaml:3:7", "set by benchmatrix");
-  expect_error("name: t\ncommand: [x]\nexecutor: slurm\n", "c.yaml:3:11", "not available");
+  expect_error("name: t\ncommand: [x]\nexecutor: pbs\n", "c.yaml:3:11", "local or slurm");
+  expect_error("name: t\ncommand: [x]\nexecutor: {partition: gpu}\n", "c.yaml:3:11", "needs `type: slurm`");
+  expect_error("name: t\ncommand: [x]\nexecutor: {type: slurm, time: 30s}\n", "c.yaml:3:31", "at least 1m");
+  expect_error("name: t\ncommand: [x]\nexecutor: {type: slurm, sbatch: [--array=0-3]}\n", "c.yaml:3:34",
+               "set by benchmatrix");
+  expect_error("name: t\ncommand: [x]\nexecutor: {type: slurm, gpu_request: mig}\n", "c.yaml:3:38", "gpus-per-task");
   expect_error("name: t\ncommand: [x]\nreport: [pdf]\n", "c.yaml:3:10", "json, csv, markdown or html");
   expect_error("name: t\ncommand: [x]\nresources: {cores: [1, 1]}\n", "c.yaml:3:20", "listed twice");
   expect_error("name: t\ncommand: [x]\nparallel: [a, a]\n", "c.yaml:3:15", "appears twice");
@@ -164,6 +169,30 @@ analysis:
   EXPECT_DOUBLE_EQ(analysis.outlier_threshold, 2.0);
   EXPECT_EQ(analysis.resamples, 500);
   EXPECT_EQ(AnalysisSettings::from_json(analysis.to_json()).to_json(), analysis.to_json());
+}
+
+TEST(Loader, SlurmExecutorSettings) {
+  Config config = parse_config(R"(
+name: t
+command: [x]
+executor: {type: slurm, partition: gpu, account: lab, qos: high, time: 2h, sbatch: [--exclusive],
+           tasks_per_element: 4, tasks_at_once: 2, max_running: 10, infra_retries: 1, poll: 5s,
+           gpu_request: gpus-per-task, element_time: 20m}
+)", "c.yaml");
+  EXPECT_EQ(config.executor, "slurm");
+  EXPECT_EQ(config.slurm.partition, "gpu");
+  EXPECT_EQ(config.slurm.account, "lab");
+  EXPECT_EQ(config.slurm.qos, "high");
+  EXPECT_EQ(config.slurm.time, std::chrono::hours(2));
+  EXPECT_EQ(config.slurm.sbatch, std::vector<std::string>{"--exclusive"});
+  EXPECT_EQ(config.slurm.tasks_per_element, 4);
+  EXPECT_EQ(config.slurm.tasks_at_once, 2);
+  EXPECT_EQ(config.slurm.max_running, 10);
+  EXPECT_EQ(config.slurm.infra_retries, 1);
+  EXPECT_EQ(config.slurm.poll, std::chrono::seconds(5));
+  EXPECT_TRUE(config.slurm.gpus_per_task);
+  EXPECT_EQ(config.slurm.element_time, std::chrono::minutes(20));
+  EXPECT_EQ(parse_config("name: t\ncommand: [x]\nexecutor: slurm\n", "c").executor, "slurm");
 }
 
 TEST(Loader, RepetitionAndAnalysisErrors) {

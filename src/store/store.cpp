@@ -490,6 +490,22 @@ void Store::open_for_run(const Plan& plan, const nlohmann::json& context) {
   m_dirty = true;
 }
 
+void Store::open_for_element(const std::string& run_dir) {
+  check_structure();
+  m_out = Directory::open(m_root);
+  if (!m_out.entry("plan.json")) {
+    throw UserError(fmt::format("{} holds no plan.json: a worker runs tasks of a run its driver started", m_root.string()));
+  }
+  if (!run_dir.starts_with("runs/") || run_dir.find("..") != std::string::npos) {
+    throw UserError(fmt::format("the element folder must lie below {}/runs, found '{}'", m_root.string(), run_dir));
+  }
+  Directory element = m_out.make(run_dir);
+  m_journal = Journal::open(element, "journal.jsonl");
+  m_tasks = m_out.make("tasks");
+  m_run_name = run_dir.substr(std::string_view("runs/").size());
+  m_dirty = true;
+}
+
 void Store::prepare_folder(const Plan& plan, std::size_t task) {
   if (m_prepared.count(task) != 0) {
     return;

@@ -60,6 +60,13 @@ public:
   // opens the journal and the run's folder runs/<timestamp>/.
   void open_for_run(const Plan& plan, const nlohmann::json& context);
 
+  // Prepares OUT for one element of a cluster run (a worker on a compute node): OUT and its
+  // plan.json exist (the driver made them and holds the lock), so neither is touched. The
+  // element's own folder `run_dir` (relative to OUT, e.g. runs/<run>/elements/<job>_<index>)
+  // takes the run folder's place and holds the element's journal: no two nodes ever append to
+  // one file. The driver merges the journals.
+  void open_for_element(const std::string& run_dir);
+
   // Makes a task's folder ahead of its start, when it does not exist yet (never clears one).
   void prepare_folder(const Plan& plan, std::size_t task);
   // A task attempt starts: its folder exists (a link or file planted on its path is replaced by a

@@ -30,7 +30,9 @@ assert_contains err.txt "--oversubscribe"
 run_bm 2 run good.yaml --cores 4000
 assert_contains err.txt "CPU 4000 is not available"
 run_bm 2 run good.yaml --bogus-flag
-run_bm 2 run good.yaml --executor slurm
-assert_contains err.txt "not available"
+run_bm 2 run good.yaml --executor pbs
+assert_contains err.txt "--executor"
+run_bm 2 run good.yaml --executor slurm --jobs 2
+assert_contains err.txt "is for the local executor"
 [ ! -e results ] || fail "a refused run created results/"
 echo "config_errors_test: ok"
