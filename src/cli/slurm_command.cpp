@@ -23,6 +23,7 @@
 #include "cli/command_support.hpp"
 #include "config/discover.hpp"
 #include "config/loader.hpp"
+#include "report/event_stream.hpp"
 #include "resources/topology.hpp"
 #include "slurm/slurm.hpp"
 #include "store/journal.hpp"
@@ -90,9 +91,12 @@ struct Tracked {
 
 class Driver {
 public:
-  Driver(const Plan& plan, const RunOptions& options, Store& store, std::string job_name)
+  Driver(const Plan& plan, const RunOptions& options, Store& store, std::string job_name, UniqueFd events)
       : m_plan(plan), m_options(options), m_settings(plan.config().slurm), m_store(store),
         m_job_name(std::move(job_name)) {
+    if (events) {
+      m_events.emplace(std::move(events));
+    }
     m_client.on_notice = [](const std::string& text) { say(stderr, "benchmatrix: slurm: {}\n", text); };
     if (m_options.timeout) {
       m_timeout = parse_duration(*m_options.timeout);
@@ -135,6 +139,10 @@ private:
   std::optional<std::size_t> m_max_array;
   std::string m_last_queue_line;
   std::vector<std::string> m_failures;               // "label: reason" and folder, for the end
+  std::optional<EventStream> m_events;               // --events: plan, start, end, summary
+  std::set<std::string> m_seen_running;              // elements whose start was said
+  RunSummary m_summary;                              // for the events' summary
+  void said_end(std::size_t task, TaskStatus status, const std::string& reason);
 };
 
 std::size_t Driver::max_array_size() {
@@ -282,6 +290,9 @@ void Driver::submit(const std::vector<std::size_t>& tasks) {
       }
       m_tracked.emplace(element.key, std::move(element));
     }
+    if (m_options.quiet) {
+      continue;
+    }
     std::string resources = fmt::format("{} cpu{}", array.request.cpus, array.request.cpus == 1 ? "" : "s");
     if (array.request.gpus > 0) {
       resources += fmt::format(", {} gpu{}", array.request.gpus, array.request.gpus == 1 ? "" : "s");
@@ -298,7 +309,10 @@ bool Driver::finished(std::size_t task) {
   TaskState state = m_store.state(m_plan, task);
   if (state == TaskState::Done) {
     ++m_completed;
-    say(stdout, "done  {}\n", m_plan.label(task));
+    if (!m_options.quiet) {
+      say(stdout, "done  {}\n", m_plan.label(task));
+    }
+    said_end(task, TaskStatus::Succeeded, "");
     return true;
   }
   if (state == TaskState::Failed) {
@@ -314,9 +328,23 @@ bool Driver::finished(std::size_t task) {
     m_failures.push_back(fmt::format("  {}: {}\n    {}", m_plan.label(task), reason,
                                      (m_store.root() / "tasks" / m_plan.relative_path(task)).string()));
     say(stdout, "FAIL  {}  {}\n", m_plan.label(task), reason);
+    said_end(task, TaskStatus::Failed, reason);
+    m_summary.failures.push_back({task, reason, m_store.root() / "tasks" / m_plan.relative_path(task)});
     return true;
   }
   return false;
+}
+
+void Driver::said_end(std::size_t task, TaskStatus status, const std::string& reason) {
+  if (!m_events) {
+    return;
+  }
+  TaskOutcome outcome;
+  outcome.task = task;
+  outcome.status = status;
+  outcome.reason = reason;
+  outcome.attempt = 1 + m_losses[task];
+  m_events->task_finished(m_plan, outcome, m_store.root() / "tasks" / m_plan.relative_path(task), false);
 }
 
 std::vector<nlohmann::json> Driver::element_journal(const Tracked& element) const {
@@ -355,6 +383,7 @@ void Driver::settle(Tracked& element, const std::optional<slurm::JobEnd>& end) {
       ++m_lost;
       say(stdout, "LOST  {}: {} (element {}), {} time{}; not re-queued (executor.infra_retries: {})\n",
           m_plan.label(task), why, element.key, lost, lost == 1 ? "" : "s", m_settings.infra_retries);
+      said_end(task, TaskStatus::Failed, "lost to the cluster: " + why);
     }
   }
   element.tasks.clear();
@@ -382,6 +411,11 @@ bool Driver::poll() {
     auto state = states.find(key);
     if (state != states.end()) {
       (state->second == "PENDING" ? pending : running) += 1;
+      if (state->second != "PENDING" && m_events && m_seen_running.insert(key).second) {
+        for (std::size_t task : element.tasks) {
+          m_events->element_task_started(m_plan, task, key, 1 + m_losses[task]);
+        }
+      }
       continue;
     }
     gone.push_back(key);
@@ -429,7 +463,7 @@ bool Driver::poll() {
   }
   std::string line = fmt::format("queue: {} pending, {} running; {} of {} tasks finished", pending, running,
                                  m_completed + m_failed + m_lost, m_total);
-  if (line != m_last_queue_line) {
+  if (line != m_last_queue_line && !m_options.quiet) {
     say(stdout, "{}\n", line);
     m_last_queue_line = line;
   }
@@ -495,8 +529,20 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
   int signal = 0;
   try {
     follow_earlier_jobs(to_run);
-    say(stdout, "benchmatrix: {} task{} to run on SLURM (job name {}){}\n", m_total, m_total == 1 ? "" : "s", m_job_name,
-        already_done > 0 ? fmt::format(", {} already done", already_done) : "");
+    if (!m_options.quiet) {
+      say(stdout, "benchmatrix: {} task{} to run on SLURM (job name {}){}\n", m_total, m_total == 1 ? "" : "s",
+          m_job_name, already_done > 0 ? fmt::format(", {} already done", already_done) : "");
+    }
+    if (m_events) {
+      RunHeader header;
+      header.planned = m_plan.size();
+      header.selected = selected.size();
+      header.to_run = m_total;
+      header.already_done = already_done;
+      header.out_dir = m_store.root();
+      header.tasks = to_run_in;
+      m_events->run_started(m_plan, header);
+    }
     submit(to_run);
     // One squeue per interval for the whole run; the interval grows while nothing changes.
     auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(m_settings.poll);
@@ -538,6 +584,19 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
     summary["interrupted_by"] = Interrupted::describe(signal);
   }
   m_store.write_execution_summary(summary);
+  if (m_events) {
+    if (interrupted) {
+      m_events->interrupted(signal, false);
+    }
+    m_summary.planned = m_plan.size();
+    m_summary.selected = selected.size();
+    m_summary.completed = m_completed;
+    m_summary.failed = m_failed + m_lost;
+    m_summary.skipped_done = already_done;
+    m_summary.was_interrupted = interrupted;
+    m_summary.not_started = m_total - m_completed - m_failed - m_lost;
+    m_events->run_finished(m_plan, m_summary);
+  }
   m_store.record({{"event", interrupted ? "run-interrupted" : "run-finished"},
                   {"completed", m_completed},
                   {"failed", m_failed},
@@ -633,7 +692,6 @@ int run_on_slurm(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   for (const auto& [given, name] : {std::pair{options.jobs.has_value() || options.parallel, "--jobs/--parallel"},
                                    {options.cores.has_value(), "--cores"},
                                    {options.gpus.has_value() || options.per_gpu.has_value(), "--gpus/--per-gpu"},
-                                   {options.events.has_value(), "--events"},
                                    {options.oversubscribe, "--oversubscribe"}}) {
     if (given) {
       throw UserError(fmt::format("{} is for the local executor; on SLURM each element gets the resources its tasks "
@@ -702,6 +760,8 @@ int run_on_slurm(const Plan& plan, const RunOptions& options, RunSteps* steps) {
     }
     return k_exit_ok;
   }
+  // Where the events go is opened now: a path that cannot be written is an error before anything runs.
+  UniqueFd events = options.events ? EventStream::open(*options.events) : UniqueFd();
   nlohmann::json context = {{"executor", "slurm"}, {"host", host_name()}, {"job_name", job_name}};
   store.set_durable(options.durability != "off");
   store.open_for_run(plan, context);
@@ -720,7 +780,7 @@ int run_on_slurm(const Plan& plan, const RunOptions& options, RunSteps* steps) {
                 {"run_dir", store.run_dir().filename().string()},
                 {"job_name", job_name}});
   store.commit(true);
-  Driver driver(plan, options, store, job_name);
+  Driver driver(plan, options, store, job_name, std::move(events));
   return driver.run(to_run, already_done, selected, std::move(durations));
 }
 

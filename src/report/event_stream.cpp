@@ -107,6 +107,18 @@ void EventStream::task_started(const Plan& plan, std::size_t task, const Lease& 
         {"gpus", lease.gpus}});
 }
 
+void EventStream::element_task_started(const Plan& plan, std::size_t task, const std::string& element, int attempt) {
+  emit({{"event", "start"},
+        {"task", plan.task_id(task)},
+        {"label", plan.label(task)},
+        {"axes", axes_json(plan, task)},
+        {"path", plan.relative_path(task)},
+        {"attempt", attempt},
+        {"slot", element},
+        {"cores", nlohmann::json::array()},
+        {"gpus", nlohmann::json::array()}});
+}
+
 void EventStream::process_started(const Plan& plan, std::size_t task, const ProcessStep& step) {
   emit({{"event", "process"},
         {"task", plan.task_id(task)},

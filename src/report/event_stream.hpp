@@ -30,6 +30,9 @@ public:
   void gpu_removed(int gpu, const std::string& reason) override;
   void interrupted(int signal, bool forced) override;
   void run_finished(const Plan& plan, const RunSummary& summary) override;
+  // A cluster run's task began on an array element (`slot` is the element, JOBID_INDEX): a
+  // `start` event like a local run's, without cores or GPUs (the element's node chooses them).
+  void element_task_started(const Plan& plan, std::size_t task, const std::string& element, int attempt);
 
   static constexpr int k_schema = 1;
 

@@ -82,13 +82,23 @@ matrix:
 repeat: {runs: 2}
 executor: {type: slurm, poll: 1s, tasks_per_element: 2}
 YAML
-run_bm 1 run fail.yaml --out fail
+run_bm 1 run fail.yaml --out fail --events events.jsonl
 assert_contains out.txt "Submitted job array"
 assert_contains out.txt "(2 elements, 4 tasks"
 assert_contains out.txt "FAIL  n=3  run 1 of 2: exit code 1"
 assert_contains out.txt "3 done, 1 failed"
 assert_contains out.txt "Failed tasks"
 [ -f fail/tasks/3/failure.json ] && [ -f fail/tasks/4/result.json ] || fail "the failing task did not fail alone"
+python3 - <<'PY'
+import json
+events = [json.loads(line) for line in open("events.jsonl")]
+kinds = [e["event"] for e in events]
+assert kinds[0] == "plan" and kinds[-1] == "summary", kinds
+ends = {e["label"]: e for e in events if e["event"] == "end"}
+assert ends["n=3"]["status"] == "failed" and "exit code 1" in ends["n=3"]["reason"], ends
+assert ends["n=1"]["status"] == "succeeded"
+assert events[-1]["completed"] == 3 and events[-1]["failed"] == 1, events[-1]
+PY
 
 # --- An element cancelled from outside is classified and its task re-queued.
 cat >cancel.yaml <<'YAML'
@@ -115,7 +125,7 @@ assert_contains cancel.txt "2 done, 0 failed"
 # the worker ends its task and records why; the driver re-queues the task as preempted.
 cat >preempt.yaml <<'YAML'
 name: preempt
-command: ["sh", "-c", "sleep ${{PREEMPT_SLEEP:-0}}; echo {s}"]
+command: ["sh", "-c", "test -n {s} && exec sleep ${{PREEMPT_SLEEP:-0}}"]
 matrix:
   s: [only]
 executor: {type: slurm, poll: 1s}
@@ -136,7 +146,7 @@ grep -q '"signal":12' preempt/runs/*/elements/"$key"/journal.jsonl || fail "the 
 # tasks sleep comes from the inherited environment (sbatch passes it on), not from their spec.
 cat >stop.yaml <<'YAML'
 name: stop
-command: ["sh", "-c", "sleep ${{STOP_SLEEP:-0}}; echo {s}"]
+command: ["sh", "-c", "test -n {s} && exec sleep ${{STOP_SLEEP:-0}}"]
 matrix:
   s: [a, b, c]
 executor: {type: slurm, poll: 1s}
@@ -195,6 +205,33 @@ for k in "ab":
     seen = open(f"{out}/tasks/{k}/gpus.txt").read().strip()
     gpus, visible = seen.split("/")
     assert gpus in ("0", "1") and visible == gpus, seen
+PY
+
+# --- An element running two GPU tasks side by side on the two GPUs it asked for.
+cat >pair.yaml <<'YAML'
+name: pair
+command: ["sh", "-c", "echo \"$BENCHMATRIX_GPUS\" >\"$BENCHMATRIX_RESULT_DIR/gpus.txt\"; sleep 0.5"]
+matrix:
+  k: [a, b]
+task: {gpus: 1}
+executor: {type: slurm, poll: 1s, tasks_per_element: 2, tasks_at_once: 2}
+YAML
+run_bm 0 run pair.yaml --out pair
+assert_contains out.txt "(1 element, 2 tasks"
+grep -q -- '--gres=gpu:2' pair/journal.jsonl || fail "the element did not ask for two GPUs"
+assert_eq "$(cat pair/tasks/a/gpus.txt pair/tasks/b/gpus.txt | sort | tr '\n' ' ')" "0 1 " "each task had a GPU of its own"
+
+# --- Seed 004's BenchmarkExecutor from Python, on the cluster.
+PYTHONPATH="$SOURCE_DIR/python:$SOURCE_DIR/tests/python" BENCHMATRIX_BIN="$BENCHMATRIX" python3 - <<'PY'
+from benchmatrix import AdapterConfig, BenchmarkConfig, BenchmarkExecutor
+from mock_seed004 import StreamingConfig
+events = []
+executor = BenchmarkExecutor([0, 1], 4, "seed004", progress=events.append, extra_args=["--executor", "slurm"])
+results = executor.run_benchmark_matrix(["m/a", "m/b"], [("dense", None), ("streaming", StreamingConfig(4, 64))],
+                                        [BenchmarkConfig("longbench", ["narrativeqa", "qasper"])], AdapterConfig(),
+                                        {"max_new_tokens": 8})
+assert len(results.individual_results) == 8 and not results.failed_executions, results.failed_executions
+assert {e["event"] for e in events} >= {"plan", "end", "summary"}
 PY
 
 # --- A controller that times out is tried again, with backoff, and the run goes on.
