@@ -13,6 +13,7 @@
 #include "report/reports.hpp"
 #include "report/tables.hpp"
 #include "store/results_reader.hpp"
+#include "store/store.hpp"
 
 // What the commands share; each command lives in its own file.
 
@@ -54,6 +55,13 @@ struct RunSteps {
 // step, even when the run failed or was interrupted.
 int run_config(Config config, const RunOptions& options);
 int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps = nullptr);
+// The selected tasks a run has to run in OUT (those not done; all of them with `force`), after
+// checking that OUT's structure is benchmatrix's and that it holds this config's results.
+struct WorkToDo {
+  std::vector<std::size_t> to_run;
+  std::size_t already_done = 0;
+};
+WorkToDo work_to_do(const Plan& plan, const Store& store, const std::vector<std::size_t>& selected, bool force);
 // The plan's tasks at these folders (below OUT/tasks), which must still have these ids; UserError
 // naming those it no longer plans as they were.
 std::vector<std::size_t> tasks_by_path(const Plan& plan, const std::vector<std::string>& paths,

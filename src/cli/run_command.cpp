@@ -76,6 +76,29 @@ std::vector<std::size_t> select_tasks(const Plan& plan, const std::string& filte
   return selected;
 }
 
+WorkToDo work_to_do(const Plan& plan, const Store& store, const std::vector<std::size_t>& selected, bool force) {
+  const Config& config = plan.config();
+  store.check_structure();
+  // OUT belongs to the config that made it (by its name): another config's tasks would replace
+  // finished results at the same paths without a word.
+  if (std::optional<std::string> recorded = store.recorded_name(); recorded && *recorded != config.name && !force) {
+    throw UserError(fmt::format("{} holds the results of the config named '{}', not '{}'; use another --out, or --force "
+                                "to run every task of this config into it (replacing results at the same paths)",
+                                store.root().string(), printable(*recorded, 80), printable(config.name, 80)));
+  }
+  WorkToDo work;
+  std::vector<TaskState> states =
+      force ? std::vector<TaskState>(selected.size(), TaskState::Pending) : store.states(plan, selected);
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    if (states[i] == TaskState::Done) {
+      ++work.already_done;
+    } else {
+      work.to_run.push_back(selected[i]);
+    }
+  }
+  return work;
+}
+
 std::vector<std::size_t> tasks_by_path(const Plan& plan, const std::vector<std::string>& paths,
                                        const std::vector<std::string>& ids) {
   std::unordered_map<std::string, std::size_t> index;
@@ -612,26 +635,7 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   }
   PoolLayout layout = plan_pool(topology, resources);
   Store store(default_out(config, options.out));
-  store.check_structure();
-  // OUT belongs to the config that made it (by its name): another config's tasks would replace
-  // finished results at the same paths without a word.
-  if (std::optional<std::string> recorded = store.recorded_name(); recorded && *recorded != config.name && !options.force) {
-    throw UserError(fmt::format("{} holds the results of the config named '{}', not '{}'; use another --out, or --force "
-                                "to run every task of this config into it (replacing results at the same paths)",
-                                store.root().string(), printable(*recorded, 80), printable(config.name, 80)));
-  }
-
-  std::vector<std::size_t> to_run;
-  std::size_t already_done = 0;
-  std::vector<TaskState> states =
-      options.force ? std::vector<TaskState>(selected.size(), TaskState::Pending) : store.states(plan, selected);
-  for (std::size_t i = 0; i < selected.size(); ++i) {
-    if (states[i] == TaskState::Done) {
-      ++already_done;
-    } else {
-      to_run.push_back(selected[i]);
-    }
-  }
+  auto [to_run, already_done] = work_to_do(plan, store, selected, options.force);
   check_programs(plan, to_run);
   if (options.dry_run) {
     print_dry_run(plan, to_run, store, layout);

@@ -710,23 +710,7 @@ int run_on_slurm(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   }
   std::vector<std::size_t> selected = select_tasks(plan, options.filter);
   Store store(default_out(config, options.out));
-  store.check_structure();
-  if (std::optional<std::string> recorded = store.recorded_name(); recorded && *recorded != config.name && !options.force) {
-    throw UserError(fmt::format("{} holds the results of the config named '{}', not '{}'; use another --out, or --force "
-                                "to run every task of this config into it (replacing results at the same paths)",
-                                store.root().string(), printable(*recorded, 80), printable(config.name, 80)));
-  }
-  std::vector<std::size_t> to_run;
-  std::size_t already_done = 0;
-  std::vector<TaskState> states =
-      options.force ? std::vector<TaskState>(selected.size(), TaskState::Pending) : store.states(plan, selected);
-  for (std::size_t i = 0; i < selected.size(); ++i) {
-    if (states[i] == TaskState::Done) {
-      ++already_done;
-    } else {
-      to_run.push_back(selected[i]);
-    }
-  }
+  auto [to_run, already_done] = work_to_do(plan, store, selected, options.force);
   if (options.force && !to_run.empty()) {
     throw UserError("--force with --executor slurm: remove the results to run again (a worker skips a task whose "
                     "result exists)");

@@ -92,10 +92,8 @@ void EventStream::run_started(const Plan& plan, const RunHeader& header) {
         {"notices", header.notices}});
 }
 
-void EventStream::task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) {
-  std::string slot = lease.slot >= 0 && static_cast<std::size_t>(lease.slot) < m_slot_names.size()
-                         ? m_slot_names[static_cast<std::size_t>(lease.slot)]
-                         : std::to_string(lease.slot);
+void EventStream::start(const Plan& plan, std::size_t task, int attempt, const std::string& slot,
+                        const std::vector<int>& cores, const std::vector<int>& gpus) {
   emit({{"event", "start"},
         {"task", plan.task_id(task)},
         {"label", plan.label(task)},
@@ -103,20 +101,19 @@ void EventStream::task_started(const Plan& plan, std::size_t task, const Lease& 
         {"path", plan.relative_path(task)},
         {"attempt", attempt},
         {"slot", slot},
-        {"cores", lease.cpus},
-        {"gpus", lease.gpus}});
+        {"cores", cores},
+        {"gpus", gpus}});
+}
+
+void EventStream::task_started(const Plan& plan, std::size_t task, const Lease& lease, int attempt) {
+  std::string slot = lease.slot >= 0 && static_cast<std::size_t>(lease.slot) < m_slot_names.size()
+                         ? m_slot_names[static_cast<std::size_t>(lease.slot)]
+                         : std::to_string(lease.slot);
+  start(plan, task, attempt, slot, lease.cpus, lease.gpus);
 }
 
 void EventStream::element_task_started(const Plan& plan, std::size_t task, const std::string& element, int attempt) {
-  emit({{"event", "start"},
-        {"task", plan.task_id(task)},
-        {"label", plan.label(task)},
-        {"axes", axes_json(plan, task)},
-        {"path", plan.relative_path(task)},
-        {"attempt", attempt},
-        {"slot", element},
-        {"cores", nlohmann::json::array()},
-        {"gpus", nlohmann::json::array()}});
+  start(plan, task, attempt, element, {}, {});
 }
 
 void EventStream::process_started(const Plan& plan, std::size_t task, const ProcessStep& step) {

@@ -38,6 +38,8 @@ public:
 
 private:
   void emit(nlohmann::json event);
+  void start(const Plan& plan, std::size_t task, int attempt, const std::string& slot, const std::vector<int>& cores,
+             const std::vector<int>& gpus);
 
   UniqueFd m_fd;
   std::vector<std::string> m_slot_names;
