@@ -716,6 +716,9 @@ int run_plan(const Plan& plan, const RunOptions& options, RunSteps* steps) {
   header.out_dir = store.root();
   header.slot_names = layout.all_slot_names();
   header.tasks = to_run;
+  if (options.element) {
+    header.selected_by = "this cluster element";
+  }
   if (topology.source != "hwloc") {
     header.notices.push_back(fmt::format("hwloc unavailable ({}); topology read from sysfs",
                                          topology.fallback_reason));

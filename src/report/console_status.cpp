@@ -126,7 +126,7 @@ void ConsoleStatus::run_started(const Plan& plan, const RunHeader& header) {
   }
   std::string selection;
   if (header.selected != header.planned) {
-    selection = fmt::format(" ({} of {} selected by --filter)", header.selected, header.planned);
+    selection = fmt::format(" ({} of {} selected by {})", header.selected, header.planned, header.selected_by);
   }
   if (header.already_done > 0) {
     text += fmt::format("{}: {} task{} already done, skipped (use --force to run them again){}\n", plan.config().name,

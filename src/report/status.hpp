@@ -25,6 +25,7 @@ struct RunHeader {
   std::vector<std::string> slot_names;  // by Lease::slot
   std::vector<std::size_t> tasks;    // the plan indices to run, in plan order
   std::size_t failed_before = 0;     // of the tasks to run, those whose last attempt failed
+  std::string selected_by = "--filter";  // what chose the selected tasks ("this element" on a cluster)
 };
 
 struct FailedTask {
