@@ -135,6 +135,7 @@ private:
   std::size_t m_completed = 0;
   std::size_t m_failed = 0;
   std::size_t m_lost = 0;                            // given up after infra_retries
+  std::size_t m_unsubmitted = 0;                     // refused by sbatch after others were queued
   std::size_t m_total = 0;
   std::optional<std::size_t> m_max_array;
   std::string m_last_queue_line;
@@ -271,8 +272,22 @@ void Driver::submit(const std::vector<std::size_t>& tasks) {
     std::string said(trim(done.output));
     std::string job = said.substr(0, said.find_first_of(";\n"));
     if (!done.succeeded() || job.empty() || !std::all_of(job.begin(), job.end(), ::isdigit)) {
-      throw UserError(fmt::format("sbatch refused {} ({}): {}", name, done.describe(std::chrono::seconds(120)),
-                                  printable(said, 400)));
+      std::string refusal = fmt::format("sbatch refused {} ({}): {}", name, done.describe(std::chrono::seconds(120)),
+                                        printable(said, 400));
+      if (m_tracked.empty() && m_completed + m_failed + m_lost == 0) {
+        throw UserError(refusal);  // nothing is queued or done: the run's settings are wrong
+      }
+      // Elements are queued: they run on and are followed; these tasks are not submitted.
+      std::size_t count = 0;
+      for (const auto& element : array.elements) {
+        count += element.tasks.size();
+      }
+      m_unsubmitted += count;
+      m_store.record({{"event", "slurm-refused"}, {"array", name}, {"output", said}, {"tasks", count}});
+      say(stderr, "benchmatrix: slurm: {}; its {} task{} are not submitted (the next run submits them), the queued "
+                  "ones are followed\n",
+          refusal, count, count == 1 ? "" : "s");
+      continue;
     }
     m_job_ids.insert(job);
     m_store.record({{"event", "slurm-submitted"},
@@ -578,6 +593,7 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
                             {"completed", m_completed},
                             {"failed", m_failed},
                             {"lost", m_lost},
+                            {"not_submitted", m_unsubmitted},
                             {"started", started},
                             {"finished", utc_timestamp()}};
   if (interrupted) {
@@ -594,7 +610,7 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
     m_summary.failed = m_failed + m_lost;
     m_summary.skipped_done = already_done;
     m_summary.was_interrupted = interrupted;
-    m_summary.not_started = m_total - m_completed - m_failed - m_lost;
+    m_summary.not_started = m_total - m_completed - m_failed - m_lost;  // includes the unsubmitted
     m_events->run_finished(m_plan, m_summary);
   }
   m_store.record({{"event", interrupted ? "run-interrupted" : "run-finished"},
@@ -602,8 +618,9 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
                   {"failed", m_failed},
                   {"lost", m_lost}});
   m_store.commit(true);
-  say(stdout, "{} done, {} failed{}{}\n", m_completed, m_failed,
+  say(stdout, "{} done, {} failed{}{}{}\n", m_completed, m_failed,
       m_lost > 0 ? fmt::format(", {} lost to the cluster", m_lost) : "",
+      m_unsubmitted > 0 ? fmt::format(", {} not submitted (sbatch refused them)", m_unsubmitted) : "",
       already_done > 0 ? fmt::format(" ({} already done before)", already_done) : "");
   if (!m_failures.empty()) {
     say(stdout, "Failed tasks (run the same command again to retry only these):\n{}\n", join(m_failures, "\n"));
@@ -613,7 +630,7 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
         m_store.root().string());
     return k_exit_interrupted;
   }
-  return report_finished_run(m_plan, m_store.root(), selected, m_options, m_failed > 0 || m_lost > 0);
+  return report_finished_run(m_plan, m_store.root(), selected, m_options, m_failed > 0 || m_lost > 0 || m_unsubmitted > 0);
 }
 
 // The GPUs SLURM gave this job, in NVML's numbering where SLURM says it: CUDA_VISIBLE_DEVICES as

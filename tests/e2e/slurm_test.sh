@@ -257,6 +257,39 @@ assert_contains err.txt "Socket timed out"
 assert_contains err.txt "trying again in"
 assert_contains out.txt "1 done, 0 failed"
 
+# --- A lasting refusal: before anything is queued it is the run's error (exit 2); once elements
+# are queued, they run on and the refused tasks wait for the next run.
+cat >refuse.yaml <<'YAML'
+name: refuse
+command: ["sh", "-c", "test -n {i}"]
+matrix:
+  i: [1, 2, 3, 4, 5, 6, 7]
+executor: {type: slurm, poll: 1s, partition: nosuchpartition}
+YAML
+run_bm 2 run refuse.yaml --out refuse
+assert_contains err.txt "sbatch refused array-1"
+assert_contains err.txt "invalid partition"
+sed -i 's/, partition: nosuchpartition//' refuse.yaml
+mkdir -p refusing
+cat >refusing/sbatch <<SH
+#!/bin/sh
+count=\$(cat "$WORK/refusing/count" 2>/dev/null || echo 0)
+echo \$((count + 1)) >"$WORK/refusing/count"
+if [ "\$count" -ge 2 ]; then
+  echo "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified" >&2
+  exit 1
+fi
+exec $(command -v sbatch) "\$@"
+SH
+chmod +x refusing/sbatch
+# Calls: --version, the first array (5 elements, MaxArraySize 5), then the second is refused.
+PATH="$WORK/refusing:$PATH" run_bm 1 run refuse.yaml --out refuse2
+assert_contains err.txt "sbatch refused array-2"
+assert_contains out.txt "5 done, 0 failed, 2 not submitted"
+run_bm 0 run refuse.yaml --out refuse2
+assert_contains out.txt "2 tasks to run on SLURM"
+assert_contains out.txt "2 done, 0 failed"
+
 # --- Bad input: an executor key it does not know, a --jobs meant for the local executor.
 cat >bad.yaml <<'YAML'
 name: bad
