@@ -17,7 +17,6 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include "cli/command_support.hpp"
@@ -375,6 +374,24 @@ void Driver::settle(Tracked& element, const std::optional<slurm::JobEnd>& end) {
   fs::path folder = m_store.root() / "runs" / element.run / "elements" / element.key;
   std::error_code missing;
   bool started = fs::exists(folder / "element.json", missing);
+  // A worker that refused its element (exit 2: the config no longer plans its tasks, or does not
+  // load on the node) would refuse it again: its tasks are not re-queued.
+  std::optional<std::string> marker = Directory::open(m_store.root())
+                                          .read_below("runs/" + element.run + "/elements/" + element.key + "/element.json", 1 << 20);
+  nlohmann::json said = marker ? nlohmann::json::parse(*marker, nullptr, false) : nlohmann::json();
+  if (said.is_object() && said.value("exit_code", 0) == k_exit_usage) {
+    for (std::size_t task : element.tasks) {
+      ++m_lost;
+      std::string reason = fmt::format("the worker refused element {} (exit 2); its log says why: {}", element.key,
+                                       (m_store.run_dir().parent_path() / element.run / "slurm").string());
+      say(stdout, "LOST  {}: {}\n", m_plan.label(task), reason);
+      m_store.record({{"event", "slurm-lost"}, {"task_id", m_plan.task_id(task)}, {"element", element.key},
+                      {"loss", "worker refused"}});
+      said_end(task, TaskStatus::Failed, reason);
+    }
+    element.tasks.clear();
+    return;
+  }
   bool preempted = false;
   for (const auto& event : element_journal(element)) {
     if (event.value("event", "") == "run-interrupted" && event.value("signal", 0) == SIGUSR2) {
@@ -655,21 +672,6 @@ std::vector<int> allocated_gpus() {
   return spawn_error == 0 ? slurm::gres_gpu_indices(shown.output) : std::vector<int>{};
 }
 
-// The CPUs this process may run on (SLURM's task/affinity or cgroup confine an element to its own).
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) {
-        cpus.push_back(cpu);
-      }
-    }
-  }
-  return cpus;
-}
-
 // Rewrites the element's heartbeat file while it runs: the driver (and a person) can tell a live
 // element from a hung one.
 class Heartbeat {
@@ -851,11 +853,9 @@ int worker_command(const WorkerOptions& options) {
   }
   int at_once = submission.value("tasks_at_once", 1);
   run.jobs = at_once;
+  // The element's CPUs are its affinity (SLURM's task/affinity or cgroups confine it), which the
+  // topology already honours; core 0 may be one of them.
   run.use_core0 = true;
-  std::vector<int> cpus = allowed_cpus();
-  if (!cpus.empty()) {
-    run.cores = format_cpu_list(cpus);
-  }
   if (std::vector<int> gpus = allocated_gpus(); !gpus.empty()) {
     run.gpus = format_cpu_list(gpus);
   }

@@ -290,6 +290,24 @@ run_bm 0 run refuse.yaml --out refuse2
 assert_contains out.txt "2 tasks to run on SLURM"
 assert_contains out.txt "2 done, 0 failed"
 
+# --- A worker that refuses its element (its config is gone by the time it starts) is not re-queued.
+cat >gone.yaml <<'YAML'
+name: gone
+command: ["sh", "-c", "test -n {i}"]
+matrix:
+  i: [1]
+executor: {type: slurm, poll: 1s, sbatch: ["--begin=now+3"]}
+YAML
+"$BENCHMATRIX" run gone.yaml --out gone >gone.txt 2>&1 &
+driver=$!
+wait_until 30 "the submission" sh -c 'grep -q slurm-submitted gone/journal.jsonl'
+rm gone.yaml
+code=0
+wait $driver || code=$?
+[ $code = 1 ] || { cat gone.txt >&2; fail "a refused element's run exited $code, not 1"; }
+assert_contains gone.txt "LOST  i=1: the worker refused element"
+assert_not_contains gone.txt "requeue"
+
 # --- Bad input: an executor key it does not know, a --jobs meant for the local executor.
 cat >bad.yaml <<'YAML'
 name: bad
