@@ -19,6 +19,13 @@ export SLURM_CONF="$CLUSTER/slurm.conf"
 
 # queue_of OUT: the elements of OUT's job name still in the queue.
 job_name() { python3 -c 'import json,sys; print(next(json.loads(l)["job_name"] for l in open(sys.argv[1]) if "slurm-submitted" in l))' "$1/journal.jsonl"; }
+# driver_exited EXPECTED WHAT LOGS...: the background driver ($driver) ended with EXPECTED.
+driver_exited() {
+  local expected=$1 what=$2 code=0
+  shift 2
+  wait "$driver" || code=$?
+  [ "$code" = "$expected" ] || { cat "$@" >&2; fail "$what exited $code, not $expected"; }
+}
 wait_until() {  # SECONDS WHAT COMMAND...
   local seconds=$1 what=$2
   shift 2
@@ -113,9 +120,7 @@ driver=$!
 wait_until 30 "the sleeping element to start" sh -c 'ls cancel/runs/*/elements/*_1/element.json'
 first=$(basename "$(dirname "$(ls cancel/runs/*/elements/*_1/element.json | head -1)")")
 scancel "$first"
-code=0
-wait $driver || code=$?
-[ $code = 0 ] || { cat cancel.txt cancel/runs/*/slurm/*.out cancel/runs/*/elements/*/journal.jsonl >&2; fail "the run with a cancelled element exited $code"; }
+driver_exited 0 "the run with a cancelled element" cancel.txt cancel/runs/*/slurm/*.out
 assert_contains cancel.txt "requeue s=3: cancelled"
 assert_contains cancel.txt "2 done, 0 failed"
 [ "$(count_events cancel slurm-lost)" = 1 ] || fail "one loss is journaled"
@@ -135,9 +140,7 @@ driver=$!
 wait_until 30 "the element to start its task" sh -c 'grep -q task-started preempt/runs/*/elements/*_0/journal.jsonl'
 key=$(basename "$(dirname "$(ls preempt/runs/*/elements/*_0/element.json | head -1)")")
 scancel --batch --signal=USR2 "$key"
-code=0
-wait $driver || code=$?
-[ $code = 0 ] || { cat preempt.txt >&2; fail "the preempted run exited $code"; }
+driver_exited 0 "the preempted run" preempt.txt
 assert_contains preempt.txt "requeue s=only: preempted"
 assert_contains preempt.txt "1 done, 0 failed"
 grep -q '"signal":12' preempt/runs/*/elements/"$key"/journal.jsonl || fail "the element did not record SIGUSR2"
@@ -155,9 +158,7 @@ STOP_SLEEP=60 "$BENCHMATRIX" run stop.yaml --out stop >stop.txt 2>&1 &
 driver=$!
 wait_until 30 "the elements to start" sh -c '[ $(ls stop/runs/*/elements/*/element.json | wc -l) = 3 ]'
 kill -INT $driver
-code=0
-wait $driver || code=$?
-[ $code = 130 ] || { cat stop.txt >&2; fail "Ctrl-C ended the driver with $code, not 130"; }
+driver_exited 130 "the driver stopped by Ctrl-C" stop.txt
 assert_contains stop.txt "Cancelling job"
 name=$(job_name stop)
 [ -z "$(squeue -h --name="$name")" ] || fail "jobs are left in the queue after Ctrl-C: $(squeue -h --name="$name")"
@@ -302,9 +303,7 @@ YAML
 driver=$!
 wait_until 30 "the submission" sh -c 'grep -q slurm-submitted gone/journal.jsonl'
 rm gone.yaml
-code=0
-wait $driver || code=$?
-[ $code = 1 ] || { cat gone.txt >&2; fail "a refused element's run exited $code, not 1"; }
+driver_exited 1 "the run of a refused element" gone.txt
 assert_contains gone.txt "LOST  i=1: the worker refused element"
 assert_not_contains gone.txt "requeue"
 
