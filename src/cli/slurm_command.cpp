@@ -31,6 +31,7 @@
 #include "util/console.hpp"
 #include "util/directory.hpp"
 #include "util/duration.hpp"
+#include "util/environment.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/json_text.hpp"
@@ -51,11 +52,6 @@ std::string env_or(const char* name, const std::string& fallback = "") {
 // A JSON file as benchmatrix writes them: indented, one trailing newline.
 std::string dump(const nlohmann::json& json) {
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-std::string host_name() {
-  char name[256] = {};
-  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("unknown");
 }
 
 // The job name every array of one results folder carries: a re-run finds the jobs an earlier
@@ -108,6 +104,7 @@ public:
 
 private:
   std::size_t max_array_size();
+  CommandResult queue();  // the one squeue of the run's job name
   void follow_earlier_jobs(std::vector<std::size_t>& to_run);
   void submit(const std::vector<std::size_t>& tasks);
   bool poll();  // returns whether anything changed
@@ -138,12 +135,15 @@ private:
   std::size_t m_total = 0;
   std::optional<std::size_t> m_max_array;
   std::string m_last_queue_line;
-  std::vector<std::string> m_failures;               // "label: reason" and folder, for the end
   std::optional<EventStream> m_events;               // --events: plan, start, end, summary
   std::set<std::string> m_seen_running;              // elements whose start was said
-  RunSummary m_summary;                              // for the events' summary
+  RunSummary m_summary;                              // its failures, for the end and the events' summary
   void said_end(std::size_t task, TaskStatus status, const std::string& reason);
 };
+
+CommandResult Driver::queue() {
+  return m_client.run({"squeue", "-h", "-r", "--name=" + m_job_name, "-o", "%i|%T"});
+}
 
 std::size_t Driver::max_array_size() {
   if (!m_max_array) {
@@ -157,7 +157,7 @@ std::size_t Driver::max_array_size() {
 // tasks are followed, not submitted again.
 void Driver::follow_earlier_jobs(std::vector<std::size_t>& to_run) {
   std::vector<nlohmann::json> events = Journal::read(m_store.root() / "journal.jsonl");
-  std::map<std::string, std::pair<std::string, std::vector<std::string>>> submitted;  // key -> run, task ids
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> submitted;  // key -> run, task folders
   for (const auto& event : events) {
     if (event.value("event", "") != "slurm-submitted" || !event.contains("elements")) {
       continue;
@@ -171,23 +171,23 @@ void Driver::follow_earlier_jobs(std::vector<std::size_t>& to_run) {
   if (submitted.empty()) {
     return;
   }
-  CommandResult queue = m_client.run({"squeue", "-h", "-r", "--name=" + m_job_name, "-o", "%i|%T"});
-  if (!queue.succeeded()) {
-    throw UserError(fmt::format("squeue failed: {}", printable(std::string(trim(queue.output)), 300)));
+  CommandResult queued = queue();
+  if (!queued.succeeded()) {
+    throw UserError(fmt::format("squeue failed: {}", printable(std::string(trim(queued.output)), 300)));
   }
   std::unordered_map<std::string, std::size_t> waiting;
   for (std::size_t task : to_run) {
     waiting.emplace(m_plan.relative_path(task), task);
   }
   std::size_t followed = 0;
-  for (const auto& [key, state] : slurm::parse_squeue(queue.output)) {
+  for (const auto& [key, state] : slurm::parse_squeue(queued.output)) {
     auto found = submitted.find(key);
     if (found == submitted.end()) {
       continue;
     }
     Tracked element{key, found->second.first, {}};
-    for (const auto& id : found->second.second) {
-      if (auto task = waiting.find(id); task != waiting.end()) {
+    for (const auto& path : found->second.second) {
+      if (auto task = waiting.find(path); task != waiting.end()) {
         element.tasks.push_back(task->second);
         waiting.erase(task);
       }
@@ -299,8 +299,8 @@ void Driver::submit(const std::vector<std::size_t>& tasks) {
     m_store.commit(true);
     for (std::size_t index = 0; index < array.elements.size(); ++index) {
       Tracked element{slurm::element_key(job, index), run, {}};
-      for (const auto& id : array.elements[index].tasks) {
-        element.tasks.push_back(by_id.at(id));
+      for (const auto& path : array.elements[index].tasks) {
+        element.tasks.push_back(by_id.at(path));
       }
       m_tracked.emplace(element.key, std::move(element));
     }
@@ -339,8 +339,6 @@ bool Driver::finished(std::size_t task) {
       } catch (const nlohmann::json::exception&) {
       }
     }
-    m_failures.push_back(fmt::format("  {}: {}\n    {}", m_plan.label(task), reason,
-                                     (m_store.root() / "tasks" / m_plan.relative_path(task)).string()));
     say(stdout, "FAIL  {}  {}\n", m_plan.label(task), reason);
     said_end(task, TaskStatus::Failed, reason);
     m_summary.failures.push_back({task, reason, m_store.root() / "tasks" / m_plan.relative_path(task)});
@@ -367,17 +365,15 @@ std::vector<nlohmann::json> Driver::element_journal(const Tracked& element) cons
 
 // An element left the queue: its tasks without a result were lost to the cluster, not failed.
 void Driver::settle(Tracked& element, const std::optional<slurm::JobEnd>& end) {
-  std::erase_if(element.tasks, [&](std::size_t task) { return finished(task); });
+  // The caller looked for its tasks' results after the queue said it had gone.
   if (element.tasks.empty()) {
     return;
   }
-  fs::path folder = m_store.root() / "runs" / element.run / "elements" / element.key;
-  std::error_code missing;
-  bool started = fs::exists(folder / "element.json", missing);
-  // A worker that refused its element (exit 2: the config no longer plans its tasks, or does not
-  // load on the node) would refuse it again: its tasks are not re-queued.
+  // Its started marker; a worker that refused its element (exit 2: the config no longer plans
+  // its tasks, or does not load on the node) would refuse it again: its tasks are not re-queued.
   std::optional<std::string> marker = Directory::open(m_store.root())
                                           .read_below("runs/" + element.run + "/elements/" + element.key + "/element.json", 1 << 20);
+  bool started = marker.has_value();
   nlohmann::json said = marker ? nlohmann::json::parse(*marker, nullptr, false) : nlohmann::json();
   if (said.is_object() && said.value("exit_code", 0) == k_exit_usage) {
     for (std::size_t task : element.tasks) {
@@ -429,13 +425,13 @@ bool Driver::poll() {
     std::erase_if(element.tasks, [&](std::size_t task) { return finished(task); });
     changed = changed || element.tasks.size() != before;
   }
-  CommandResult queue = m_client.run({"squeue", "-h", "-r", "--name=" + m_job_name, "-o", "%i|%T"});
-  if (!queue.succeeded()) {
+  CommandResult queued = queue();
+  if (!queued.succeeded()) {
     say(stderr, "benchmatrix: slurm: squeue failed ({}); trying again at the next poll\n",
-        printable(std::string(trim(queue.output)), 200));
+        printable(std::string(trim(queued.output)), 200));
     return changed;
   }
-  std::map<std::string, std::string> states = slurm::parse_squeue(queue.output);
+  std::map<std::string, std::string> states = slurm::parse_squeue(queued.output);
   std::vector<std::string> gone;
   std::size_t pending = 0;
   std::size_t running = 0;
@@ -519,8 +515,8 @@ void Driver::cancel_all() {
   // or 60 s; a second Ctrl-C stops waiting.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    CommandResult queue = m_client.run({"squeue", "-h", "-r", "--name=" + m_job_name, "-o", "%i|%T"});
-    if (!queue.succeeded() || trim(queue.output).empty()) {
+    CommandResult queued = queue();
+    if (!queued.succeeded() || trim(queued.output).empty()) {
       break;
     }
     slurm::sleep_interruptibly(std::chrono::milliseconds(500));
@@ -639,8 +635,11 @@ int Driver::run(const std::vector<std::size_t>& to_run_in, std::size_t already_d
       m_lost > 0 ? fmt::format(", {} lost to the cluster", m_lost) : "",
       m_unsubmitted > 0 ? fmt::format(", {} not submitted (sbatch refused them)", m_unsubmitted) : "",
       already_done > 0 ? fmt::format(" ({} already done before)", already_done) : "");
-  if (!m_failures.empty()) {
-    say(stdout, "Failed tasks (run the same command again to retry only these):\n{}\n", join(m_failures, "\n"));
+  if (!m_summary.failures.empty()) {
+    say(stdout, "Failed tasks (run the same command again to retry only these):\n");
+    for (const auto& failure : m_summary.failures) {
+      say(stdout, "  {}: {}\n    {}\n", m_plan.label(failure.task), failure.reason, failure.dir.string());
+    }
   }
   if (interrupted) {
     say(stdout, "Statistics not recomputed (interrupted); `benchmatrix report {}` does it from what is on disk\n",

@@ -490,24 +490,6 @@ void LocalExecutor::start_now(const ProcessSpec& spec) {
   m_children.emplace(child.pid, std::move(child));
 }
 
-namespace {
-
-// Whether an interrupt signal is pending for this process (blocked, not yet read).
-bool interrupt_pending() {
-  sigset_t pending;
-  if (sigpending(&pending) != 0) {
-    return false;
-  }
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) {
-    if (sigismember(&pending, signal) == 1) {
-      return true;
-    }
-  }
-  return false;
-}
-
-} // namespace
-
 bool LocalExecutor::stopped_with_us(const ProcessResult& result) const {
   auto stop = [](int signal) { return signal == SIGTERM || signal == SIGINT || signal == SIGHUP || signal == SIGKILL; };
   bool by_signal = result.term_signal > 0 ? stop(result.term_signal)
@@ -520,7 +502,7 @@ bool LocalExecutor::stopped_with_us(const ProcessResult& result) const {
     return true;
   }
   for (int i = 0; i < 20; ++i) {
-    if (interrupt_pending()) {
+    if (interrupt_waiting()) {
       return true;
     }
     ::usleep(5000);

@@ -7,22 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "util/environment.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
 namespace bm {
-
-namespace {
-
-std::string host_name() {
-  char buffer[256] = {};
-  if (::gethostname(buffer, sizeof buffer - 1) != 0) {
-    return "unknown-host";
-  }
-  return buffer;
-}
-
-} // namespace
 
 OutputLock OutputLock::acquire(const Directory& out, std::string_view doing) {
   std::filesystem::path path = out.path() / ".lock";

@@ -1,5 +1,7 @@
 #include "util/environment.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -72,6 +74,14 @@ bool is_volatile_variable(std::string_view name) {
   }
   return std::any_of(k_prefixes.begin(), k_prefixes.end(),
                      [&](std::string_view prefix) { return name.substr(0, prefix.size()) == prefix; });
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (::gethostname(buffer, sizeof buffer - 1) != 0) {
+    return "unknown-host";
+  }
+  return buffer;
 }
 
 } // namespace bm

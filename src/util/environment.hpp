@@ -22,4 +22,7 @@ std::vector<std::string> current_environment(const std::optional<std::vector<std
 // left out when comparing an attempt's recorded environment with today's.
 bool is_volatile_variable(std::string_view name);
 
+// This machine's host name, or "unknown-host" when it cannot be read.
+std::string host_name();
+
 } // namespace bm

@@ -60,19 +60,23 @@ sigset_t original_signal_mask() {
   return current;
 }
 
-std::optional<int> pending_interrupt() {
+bool interrupt_waiting() {
   sigset_t pending;
   if (sigpending(&pending) != 0) {
-    return std::nullopt;
+    return false;
   }
-  sigset_t interrupts = interrupt_signals();
   bool any = false;
   for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR2}) {
     any = any || (sigismember(&pending, signal) == 1 && is_blocked(signal));
   }
-  if (!any) {
+  return any;
+}
+
+std::optional<int> pending_interrupt() {
+  if (!interrupt_waiting()) {
     return std::nullopt;
   }
+  sigset_t interrupts = interrupt_signals();
   timespec now{0, 0};
   int signal = sigtimedwait(&interrupts, nullptr, &now);
   return signal > 0 ? std::optional<int>(signal) : std::nullopt;

@@ -48,6 +48,8 @@ sigset_t original_signal_mask();
 // pending_interrupt() takes an interrupt signal that is pending, if any, without waiting;
 // check_interrupt() throws Interrupted for it. main() turns Interrupted into exit code 130.
 std::optional<int> pending_interrupt();
+// Whether an interrupt signal is pending (blocked, not yet taken), without taking it.
+bool interrupt_waiting();
 void check_interrupt();
 
 class Interrupted : public std::exception {
